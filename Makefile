@@ -1,0 +1,52 @@
+# pba — Population Based Augmentation in Swift.
+# `make run` sets up a fresh Debian machine and runs the main job; `make test` runs the tests.
+
+SWIFT       ?= swift
+PREFIX      ?= /usr/local
+APT_PACKAGES = libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev dataset-fashion-mnist
+BIN          = .build/release/pba
+THREADS     ?= $(shell nproc)
+# Release build with testing enabled: training tests are 10-50x slower in debug.
+TEST_FLAGS   = -c release -Xswiftc -enable-testing
+
+.PHONY: setup build test bench bench-peer run install clean
+
+## setup: install the system packages pba needs (idempotent; skips what is present)
+setup:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" -ne 0 ] && SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "system packages present"; fi
+
+## build: release build of the pba binary
+build:
+	$(SWIFT) build -c release --product pba
+
+## test: everything, in release mode with testing enabled
+test: setup
+	$(SWIFT) test $(TEST_FLAGS)
+
+## bench: the benchmarks, each printing ratios against a peer or the hardware measured in the same run
+bench: setup build
+	$(BIN) bench engine --threads 1,2
+
+## bench-peer: the same WRN in PyTorch (CPU) for the engine's reference numbers
+bench-peer: setup build
+	bash bench/peer.sh
+
+## run: the main job on the default data (Fashion-MNIST)
+run: setup build
+	$(BIN) train --data fashion-mnist --model wrn-10-1 --epochs 2 --train-size 10000 --threads $(THREADS)
+
+## install: the binary to $(PREFIX)/bin, systemd units to /etc/systemd/system
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pba
+	@if ls deploy/*.service >/dev/null 2>&1; then \
+	  install -d $(DESTDIR)/etc/systemd/system && install -m 0644 deploy/*.service $(DESTDIR)/etc/systemd/system/; fi
+
+clean:
+	rm -rf .build

@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// One module per concern, dependencies pointing one way (see README "Layout").
+let package = Package(
+    name: "pba",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "pba", targets: ["pba"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        .target(name: "Engine", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Augment", dependencies: ["Engine"]),
+        .target(name: "Search", dependencies: ["Augment"]),
+        .target(name: "Schedule", dependencies: ["Search", "Augment"]),
+        .executableTarget(name: "pba", dependencies: [
+            "Engine", "Augment", "Search", "Schedule",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "EngineTests", dependencies: ["Engine"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
+        .testTarget(name: "SearchTests", dependencies: ["Search"]),
+        .testTarget(name: "ScheduleTests", dependencies: ["Schedule"]),
+    ]
+)
