@@ -191,3 +191,37 @@ public final class WideResNet {
         stem.backward(d, input: lastInput!, needInputGradient: false)
     }
 }
+
+extension WideResNet {
+    var convolutions: [Conv2D] {
+        var list = [stem]
+        for blocks in groups {
+            for b in blocks {
+                list += [b.conv1, b.conv2]
+                if case let .projection(c) = b.shortcut { list.append(c) }
+            }
+        }
+        return list
+    }
+
+    /// Multiply-add FLOPs (2 per MAC) of one training step on a batch of `n`: each convolution's
+    /// forward product, its weight-gradient product and (all but the stem's) input-gradient
+    /// product, plus the classifier's three. Normalisation and elementwise work is not counted.
+    public func trainingFlops(batch n: Int) -> Double {
+        var flops = 0.0
+        var h = spec.height, w = spec.width
+        var sizes: [ObjectIdentifier: (Int, Int)] = [:]
+        // Output sizes follow the stride pattern; walk the convolutions in order.
+        for conv in convolutions {
+            if conv.stride == 2 && conv.kernel == 3 { (h, w) = conv.outputSize(h, w) }
+            sizes[ObjectIdentifier(conv)] = (h, w)
+        }
+        for conv in convolutions {
+            let (oh, ow) = sizes[ObjectIdentifier(conv)]!
+            let macs = Double(n * oh * ow * conv.kernel * conv.kernel * conv.inChannels * conv.outChannels)
+            flops += 2 * macs * (conv === stem ? 2 : 3)
+        }
+        flops += 2 * 3 * Double(n * classifier.inFeatures * classifier.outFeatures)
+        return flops
+    }
+}
