@@ -135,9 +135,9 @@ struct TableOfContents {
         metadataByteCount = Int(metadataLength)
         let layout = CheckpointFile.layout(headerByteCount: header.count, metadataByteCount: metadataByteCount)
         paddingByteCount = layout.padding
-        // Each entry takes at least 21 bytes, so a count the header cannot hold is caught here
+        // Each entry takes at least 20 bytes, so a count the header cannot hold is caught here
         // before anything is reserved for it.
-        guard sectionCount <= (header.count - CheckpointFile.fixedHeaderByteCount) / 21 else {
+        guard sectionCount <= (header.count - CheckpointFile.fixedHeaderByteCount) / 20 else {
             throw malformed("\(sectionCount) sections cannot fit in a \(header.count)-byte header")
         }
         var position = CheckpointFile.fixedHeaderByteCount
@@ -163,23 +163,17 @@ struct TableOfContents {
             guard storedOffset == UInt64(offset) else {
                 throw malformed("section '\(name)' is at offset \(storedOffset), expected \(offset) after the sections before it")
             }
-            // Sizes beyond the file are reported as truncation with the real expected size.
-            guard count <= UInt64(total / 4) else {
-                let (bytes, overflow) = count.multipliedReportingOverflow(by: 4)
-                throw .truncated(path: path,
-                                 expectedBytes: overflow ? Int.max : saturatingSum(offset, CheckpointFile.digestByteCount, bytes),
-                                 foundBytes: total)
-            }
-            entries.append(Entry(name: name, count: Int(count)))
-            offset += 4 * Int(count)
-            guard offset <= total else {
-                throw .truncated(path: path, expectedBytes: offset + CheckpointFile.digestByteCount, foundBytes: total)
-            }
+            // No allocation happens before the whole declared length is compared with the file's
+            // real length, so an absurd count only has to be kept from overflowing here; it is
+            // then reported as truncation with the size the header declares.
+            let byteCount = count > UInt64(Int.max / 4) ? Int.max : 4 * Int(count)
+            entries.append(Entry(name: name, count: byteCount / 4))
+            offset = saturatingSum(offset, byteCount, 0)
         }
         guard position == header.count else {
             throw malformed("table of contents is \(position) bytes but the header says \(header.count)")
         }
-        fileByteCount = offset + CheckpointFile.digestByteCount
+        fileByteCount = saturatingSum(offset, CheckpointFile.digestByteCount, 0)
     }
 }
 
