@@ -27,6 +27,8 @@ public struct PopulationMember: Hashable, Sendable {
     /// Copies it has made so far.
     public internal(set) var perturbationCount: Int
     public internal(set) var lineage: PolicyLineage
+    /// Its latest assignment; nil before the first.
+    public internal(set) var lastAssignment: AssignmentID?
 }
 
 /// The status of an assignment ever handed out.
@@ -161,7 +163,7 @@ public struct PopulationSearch: Hashable, Sendable {
                 index: m, completedEpochs: 0, policy: policy,
                 checkpoint: .initial(member: m, weightSeed: SearchStreams.weightSeed(seed: c.seed, member: m)),
                 latestAccuracy: nil, latestTrainLoss: nil, activity: .ready, perturbationCount: 0,
-                lineage: PolicyLineage(initialPolicy: policy)))
+                lineage: PolicyLineage(initialPolicy: policy), lastAssignment: nil))
         }
         state = .running(Population(members: members, assignments: [], perturbations: []))
         return members.map {
@@ -169,14 +171,18 @@ public struct PopulationSearch: Hashable, Sendable {
         }
     }
 
-    /// A worker asks for work: the ready member with the fewest completed epochs (ties: lowest
-    /// index) is assigned its next interval. Nothing is returned when no member is ready
+    /// A worker asks for work: the ready member with the fewest completed epochs is assigned
+    /// its next interval; ties go to the member that has waited longest (earliest latest
+    /// assignment, never-assigned first, then lowest index). Without that fairness a member that
+    /// keeps copying a member behind it could be handed out forever while its source waits. Nothing is returned when no member is ready
     /// (all in flight, or waiting for the population in synchronous mode) or the search is over.
     public mutating func assignmentRequested() -> [SearchAction] {
         guard case var .running(population) = state else { return [] }
         let candidates = population.members.filter { $0.activity == .ready }
         guard let member = candidates.min(by: { a, b in
-            a.completedEpochs != b.completedEpochs ? a.completedEpochs < b.completedEpochs : a.index < b.index
+            if a.completedEpochs != b.completedEpochs { return a.completedEpochs < b.completedEpochs }
+            let x = a.lastAssignment?.rawValue ?? 0, y = b.lastAssignment?.rawValue ?? 0
+            return x != y ? x < y : a.index < b.index
         }) else { return [] }
         let start = member.completedEpochs
         let end = min(start + configuration.perturbationInterval, configuration.epochs)
@@ -187,6 +193,7 @@ public struct PopulationSearch: Hashable, Sendable {
                                                      epoch: start, perturbation: member.perturbationCount))
         population.assignments.append(AssignmentRecord(assignment: assignment, status: .inFlight))
         population.members[member.index].activity = .training(assignment.id)
+        population.members[member.index].lastAssignment = assignment.id
         state = .running(population)
         return [.train(assignment)]
     }

@@ -29,6 +29,16 @@ public struct Assignment: Hashable, Sendable {
     public var checkpoint: CheckpointReference
     /// Seeds the generator the worker augments and shuffles with for this assignment.
     public var trainingSeed: UInt64
+
+    public init(id: AssignmentID, member: Int, epochs: Range<Int>, policy: Policy,
+                checkpoint: CheckpointReference, trainingSeed: UInt64) {
+        self.id = id
+        self.member = member
+        self.epochs = epochs
+        self.policy = policy
+        self.checkpoint = checkpoint
+        self.trainingSeed = trainingSeed
+    }
 }
 
 /// What a worker reports when it has trained an assignment.
@@ -69,6 +79,13 @@ public struct MemberCopy: Hashable, Sendable {
     /// The source's checkpoint the target continues from.
     public var checkpoint: CheckpointReference
     public var sourceEpoch: Int
+
+    public init(source: Int, target: Int, checkpoint: CheckpointReference, sourceEpoch: Int) {
+        self.source = source
+        self.target = target
+        self.checkpoint = checkpoint
+        self.sourceEpoch = sourceEpoch
+    }
 }
 
 /// A member as the search begins it.
@@ -76,6 +93,12 @@ public struct MemberInitialization: Hashable, Sendable {
     public var member: Int
     public var policy: Policy
     public var checkpoint: CheckpointReference
+
+    public init(member: Int, policy: Policy, checkpoint: CheckpointReference) {
+        self.member = member
+        self.policy = policy
+        self.checkpoint = checkpoint
+    }
 }
 
 /// The product of a finished search.
@@ -86,6 +109,13 @@ public struct SearchOutcome: Hashable, Sendable {
     /// The policy of each epoch of the best member, through the members it copied.
     public var lineage: PolicyLineage
     public var epochs: Int
+
+    public init(bestMember: Int, validationAccuracy: Double, lineage: PolicyLineage, epochs: Int) {
+        self.bestMember = bestMember
+        self.validationAccuracy = validationAccuracy
+        self.lineage = lineage
+        self.epochs = epochs
+    }
 }
 
 /// What the coordinator must do; it performs the actions in order.
