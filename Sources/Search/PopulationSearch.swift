@@ -52,6 +52,15 @@ public struct AssignmentRecord: Hashable, Sendable {
 /// event sequence, and replaying the stored events (`replay`) rebuilds it exactly. In
 /// synchronous mode the decisions of an interval are made together, in member order, once every
 /// member has reported it, so the outcome does not depend on the order results arrive in.
+///
+/// How a coordinator drives it: `start()` once (record the members it initialises); when a
+/// worker is idle, `assignmentRequested()` (a `.train` to send, or nothing: ask again after the
+/// next result); on a worker's result, `assignmentFinished(_:)` and perform the actions in
+/// order (`.copyMember`, `.recordPerturbation`, `.finish`, or `.ignoreResult` to log); on a
+/// worker lost, `assignmentLost(_:)`; after a restart, `replay(configuration:events:)` then
+/// `resume()`. Store every event (`SearchEvent`) in order, in the same transaction as what its
+/// actions record; an `assignmentRequested` that returned nothing and an ignored result change
+/// nothing and need not be stored. Checkpoints outside `referencedCheckpoints` may be deleted.
 public struct PopulationSearch: Hashable, Sendable {
     public let configuration: SearchConfiguration
     private var state: State
