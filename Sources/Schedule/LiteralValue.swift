@@ -189,21 +189,32 @@ public struct LiteralParser {
         case "(": return .list(try parseSequence(close: ")"))
         case "{": return try parseDictionary()
         case "'", "\"": return .string(try parseString())
-        case "-", "0"..."9": return .number(try parseNumber())
+        case "-", "0"..."9":
+            if c == "-", matches("-Infinity") { position += 9; return .number("-Infinity") }
+            return .number(try parseNumber())
         default:
+            // Python's json.dumps writes these for non-finite floats (a Ray config may hold one).
+            for word in ["NaN", "Infinity"] where matches(word) {
+                position += word.unicodeScalars.count
+                return .number(word)
+            }
             for (word, value, syntax) in [("true", LiteralValue.boolean(true), LiteralSyntax.json),
                                           ("false", .boolean(false), .json), ("null", .null, .json),
                                           ("True", .boolean(true), .python), ("False", .boolean(false), .python),
                                           ("None", .null, .python)] {
-                let w = Array(word.unicodeScalars)
-                if position + w.count <= scalars.count, Array(scalars[position..<(position + w.count)]) == w {
-                    position += w.count
+                if matches(word) {
+                    position += word.unicodeScalars.count
                     note(syntax)
                     return value
                 }
             }
             throw error("unexpected character '\(c)'")
         }
+    }
+
+    private func matches(_ word: String) -> Bool {
+        let w = Array(word.unicodeScalars)
+        return position + w.count <= scalars.count && Array(scalars[position..<(position + w.count)]) == w
     }
 
     private mutating func parseSequence(close: Unicode.Scalar) throws(LiteralSyntaxError) -> [LiteralValue] {

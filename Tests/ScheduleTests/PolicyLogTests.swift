@@ -14,6 +14,9 @@ final class LiteralTests: XCTestCase {
         XCTAssertEqual(json.syntax, .json)
         XCTAssertEqual(json.value["a"], .string("é\n\""))
         XCTAssertNil(try LiteralParser.parse("[1, [2]]").syntax)
+        let nonFinite = try LiteralParser.parse("[NaN, -Infinity, Infinity, -0.5]").value
+        XCTAssertEqual(nonFinite, .list([.number("NaN"), .number("-Infinity"), .number("Infinity"), .number("-0.5")]))
+        XCTAssertEqual(nonFinite.rendered(.json), "[NaN, -Infinity, Infinity, -0.5]")
     }
 
     func testRendersLikePythonReprAndJSONDumps() {
