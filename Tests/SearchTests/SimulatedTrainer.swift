@@ -69,14 +69,13 @@ struct SimulatedRun {
     /// Noise seed depends only on what was trained (member, epochs, history), never on
     /// assignment ids or arrival order: deterministic training.
     var deterministicNoise = false
+    let recordStates: Bool
 
     init(configuration: SearchConfiguration, trainer: FakeTrainer, recordStates: Bool = false) throws {
         search = try PopulationSearch(configuration: configuration)
         self.trainer = trainer
         self.recordStates = recordStates
     }
-
-    let recordStates: Bool
 
     @discardableResult
     mutating func send(_ event: SearchEvent) -> [SearchAction] {
@@ -102,7 +101,7 @@ struct SimulatedRun {
         if deterministicNoise {
             var h: UInt64 = 1469598103934665603
             for p in history { for v in p.values { h = (h ^ UInt64(v)) &* 1099511628211 } }
-            seed = h ^ UInt64(assignment.member) &* 31 ^ UInt64(assignment.epochs.lowerBound)
+            seed = h ^ (UInt64(assignment.member) &* 31) ^ (UInt64(assignment.epochs.lowerBound) << 32)
         }
         let accuracy = trainer.measuredAccuracy(history: history, noiseSeed: seed)
         return IntervalResult(assignment: assignment.id, validationAccuracy: accuracy, trainLoss: 1 - accuracy)
