@@ -115,6 +115,8 @@ final class TrainingTests: XCTestCase {
     }
 
     /// A real run learns: WRN-10-1, 2 epochs on 5 000 Fashion-MNIST images, ≥ 70% test accuracy.
+    /// Batch 64 (158 steps): with batch 128 (80 steps) seeds 1-3 land at 68.6-70.7%, too close to
+    /// the bar for a test that must not flip on a change of float rounding.
     func testWideResNetLearnsFashionMNIST() throws {
         let dir = DataSource.defaultFashionMNISTDirectory()
         guard FileManager.default.fileExists(atPath: dir + "/train-images-idx3-ubyte.gz") else {
@@ -127,9 +129,10 @@ final class TrainingTests: XCTestCase {
         var options = TrainingOptions()
         options.epochs = 2
         options.seed = 1
+        options.batchSize = 64
         let trainer = Trainer(spec: try ModelSpec(depth: 10, widen: 1, height: 28, width: 28, channels: 1, classes: 10), options: options)
         let source = ShuffledBatches(images: split.train.images, labels: split.train.labels, height: 28, width: 28, channels: 1,
-                                     batchSize: 128, seed: 1, normalization: norm)
+                                     batchSize: 64, seed: 1, normalization: norm)
         _ = trainer.trainEpoch(source)
         _ = trainer.trainEpoch(source)
         let result = trainer.evaluate(images: test.images, labels: test.labels, normalization: norm)
