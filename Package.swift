@@ -16,8 +16,9 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
-        .target(name: "Engine", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Engine", dependencies: ["Tensor", "CZlib", "CCrypto"]),
         .target(name: "Augment", dependencies: ["Engine"]),
         .target(name: "Search", dependencies: ["Augment"]),
         .target(name: "Schedule", dependencies: ["Search", "Augment"]),

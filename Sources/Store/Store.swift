@@ -125,31 +125,32 @@ public final class Store: @unchecked Sendable {
                        at now: Date = Date()) throws(StoreError) -> CommitOutcome {
         let payload = try encodeEvent(event)
         let outcome: CommitOutcome = try wrap { try database.write { db -> CommitOutcome in
+            var finishedRow: Row?
             if case let .assignmentFinished(result) = event {
-                let key: [String: (any DatabaseValueConvertible)?] = ["runId": runId, "assignmentId": Int64(bitPattern: result.assignment.rawValue)]
-                if let row = try IntervalRecord.fetchOne(db, key: key), row.finishedAt != nil {
+                let id = Int64(bitPattern: result.assignment.rawValue)
+                finishedRow = try Row.fetchOne(db.cachedStatement(sql: "SELECT finishedAt, member, epochEnd FROM interval WHERE runId = ? AND assignmentId = ?"),
+                                               arguments: [runId, id])
+                if let row = finishedRow, row["finishedAt"] as DatabaseValue? != .null {
                     return .duplicateResult(result.assignment)
                 }
             }
-            let last = try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM searchEvent WHERE runId = ?", arguments: [runId]) ?? 0
+            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(sequence) FROM searchEvent WHERE runId = ?"), arguments: [runId]) ?? 0
             let sequence = last + 1
-            try SearchEventRecord(runId: runId, sequence: sequence, kind: Self.kind(of: event), payload: payload, recordedAt: now).insert(db)
-            if case let .assignmentFinished(result) = event {
+            try db.cachedStatement(sql: "INSERT INTO searchEvent (runId, sequence, kind, payload, recordedAt) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [runId, sequence, Self.kind(of: event), payload, now])
+            if case let .assignmentFinished(result) = event, let row = finishedRow {
                 let id = Int64(bitPattern: result.assignment.rawValue)
-                let key: [String: (any DatabaseValueConvertible)?] = ["runId": runId, "assignmentId": id]
-                if var row = try IntervalRecord.fetchOne(db, key: key) {
-                    row.finishedAt = now
-                    row.validationAccuracy = result.validationAccuracy.isFinite ? result.validationAccuracy : nil
-                    row.trainLoss = result.trainLoss.isFinite ? result.trainLoss : nil
-                    row.checkpointSha256 = checkpoint?.sha256
-                    try row.update(db)
-                    if let checkpoint {
-                        try CheckpointRecord(runId: runId, assignmentId: id, member: row.member, epoch: row.epochEnd,
-                                             sha256: checkpoint.sha256, size: Int64(checkpoint.size), createdAt: now).save(db)
-                    }
+                try db.cachedStatement(sql: """
+                    UPDATE interval SET finishedAt = ?, validationAccuracy = ?, trainLoss = ?, checkpointSha256 = ?
+                    WHERE runId = ? AND assignmentId = ?
+                    """).execute(arguments: [now, result.validationAccuracy.isFinite ? result.validationAccuracy : nil,
+                                             result.trainLoss.isFinite ? result.trainLoss : nil, checkpoint?.sha256, runId, id])
+                if let checkpoint {
+                    try CheckpointRecord(runId: runId, assignmentId: id, member: row["member"], epoch: row["epochEnd"],
+                                         sha256: checkpoint.sha256, size: Int64(checkpoint.size), createdAt: now).save(db)
                 }
             }
-            var perturbationSequence = try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM perturbation WHERE runId = ?", arguments: [runId]) ?? 0
+            var perturbationSequence: Int64?
             for action in actions {
                 switch action {
                 case let .train(a):
@@ -158,8 +159,10 @@ public final class Store: @unchecked Sendable {
                                        policy: Self.encodePolicy(a.policy), trainingSeed: Int64(bitPattern: a.trainingSeed),
                                        worker: worker, startedAt: now).save(db)
                 case let .recordPerturbation(p):
-                    perturbationSequence += 1
-                    try PerturbationRow(runId: runId, sequence: perturbationSequence, target: p.target, source: p.source,
+                    let next = try (perturbationSequence
+                        ?? Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM perturbation WHERE runId = ?", arguments: [runId]) ?? 0) + 1
+                    perturbationSequence = next
+                    try PerturbationRow(runId: runId, sequence: next, target: p.target, source: p.source,
                                         targetEpoch: p.targetEpoch, sourceEpoch: p.sourceEpoch,
                                         sourcePolicy: Self.encodePolicy(p.sourcePolicy), newPolicy: Self.encodePolicy(p.newPolicy),
                                         recordedAt: now).insert(db)
@@ -258,9 +261,14 @@ public final class Store: @unchecked Sendable {
         }
     }
 
+    private let eventEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }()
+
     private func encodeEvent(_ event: SearchEvent) throws(StoreError) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        let encoder = eventEncoder
         guard let data = try? encoder.encode(event), let s = String(data: data, encoding: .utf8) else {
             throw .database("cannot encode search event \(event)")
         }
