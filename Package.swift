@@ -17,14 +17,16 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "Engine", dependencies: ["Tensor", "CZlib", "CCrypto"]),
         .target(name: "Augment", dependencies: ["Engine"]),
         .target(name: "Search", dependencies: ["Augment"]),
         .target(name: "Schedule", dependencies: ["Search", "Augment"]),
         .target(name: "Store", dependencies: ["Search", "Schedule", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Wire", dependencies: ["Engine", "CZeroMQ"]),
         .executableTarget(name: "pba", dependencies: [
-            "Engine", "Augment", "Search", "Schedule", "Store",
+            "Engine", "Augment", "Search", "Schedule", "Store", "Wire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -34,5 +36,6 @@ let package = Package(
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "ScheduleTests", dependencies: ["Schedule"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
     ]
 )
