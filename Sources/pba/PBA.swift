@@ -4,5 +4,11 @@ import ArgumentParser
 struct PBA: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pba",
-        abstract: "Population Based Augmentation: learn data-augmentation schedules.")
+        abstract: "Population Based Augmentation: learn data-augmentation schedules.",
+        version: PBAVersion.string,
+        subcommands: [TrainCommand.self, BenchCommand.self])
+}
+
+enum PBAVersion {
+    static let string = "0.1.0"
 }

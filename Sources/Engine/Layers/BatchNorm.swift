@@ -1,0 +1,176 @@
+import Tensor
+
+/// Batch normalisation over the channel axis of an NHWC tensor, optionally followed by ReLU.
+///
+/// Training mode normalises with the batch's statistics (biased variance) and updates the
+/// running statistics with PyTorch's convention, `running = (1 - momentum)·running +
+/// momentum·batch` using the unbiased variance; evaluation mode uses the running statistics.
+/// The ReLU is fused because every batch norm in a pre-activation WRN is followed by one: the
+/// backward pass then needs only the input (kept by the layer before) and this layer's output
+/// (kept for the convolution after), so the fusion costs no extra memory.
+///
+/// Reductions run over fixed row chunks combined in order, in double precision, so results do
+/// not depend on the thread count.
+public final class BatchNorm {
+    public let channels: Int
+    public let relu: Bool
+    public var momentum: Float
+    public var epsilon: Float
+    let store: ParameterStore
+    let gammaOffset: Int, betaOffset: Int, meanOffset: Int, varianceOffset: Int
+    public let output = Tensor(shape: [0])
+    public let inputGradient = Tensor(shape: [0])
+    /// Per-channel scratch: the statistics the last forward used, and the coefficients of the
+    /// affine maps forward and backward apply ([channels] each).
+    private let batchMean: Tensor, batchInvStd: Tensor, coefA: Tensor, coefB: Tensor, coefC: Tensor
+    /// Fixed number of reduction chunks: part of the arithmetic, not a tuning knob per run.
+    static let reductionChunks = 16
+
+    public init(_ name: String, store: ParameterStore, channels: Int, relu: Bool,
+                momentum: Float = 0.1, epsilon: Float = 1e-3) {
+        self.channels = channels
+        self.relu = relu
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.store = store
+        gammaOffset = store.addParameter("\(name).gamma", shape: [channels], initializer: .ones)
+        betaOffset = store.addParameter("\(name).beta", shape: [channels], initializer: .zeros)
+        meanOffset = store.addStatistic("\(name).running_mean", count: channels, initializer: .zeros)
+        varianceOffset = store.addStatistic("\(name).running_var", count: channels, initializer: .ones)
+        batchMean = Tensor(shape: [channels]); batchInvStd = Tensor(shape: [channels])
+        coefA = Tensor(shape: [channels]); coefB = Tensor(shape: [channels]); coefC = Tensor(shape: [channels])
+    }
+
+    /// Per-channel sums over the rows of a [rows, channels] matrix: fixed chunks, combined in order.
+    private func channelSums(rows: Int, _ value: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        let c = channels
+        let chunks = BatchNorm.reductionChunks
+        var partial = [Double](repeating: 0, count: chunks * c)
+        partial.withUnsafeMutableBufferPointer { pb in
+            let p = SendablePointer(pb.baseAddress!)
+            parallelChunks(rows, chunks: chunks) { chunk, range in
+                let acc = p.pointer + chunk * c
+                for r in range { value(r, acc) }
+            }
+        }
+        var total = [Double](repeating: 0, count: c)
+        for k in 0..<chunks { for ch in 0..<c { total[ch] += partial[k * c + ch] } }
+        return total
+    }
+
+    /// x: [n, h, w, channels] → same shape.
+    @discardableResult
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let c = channels
+        precondition(x.shape.last == c, "BatchNorm got \(x.shape.last ?? 0) channels, expected \(c)")
+        output.resize(to: x.shape)
+        let rows = x.count / c
+        let xp = SendablePointer(x.pointer)
+        let stats = store.statistics.pointer
+        if training {
+            let sums = channelSums(rows: rows) { r, acc in
+                let row = xp.pointer + r &* c
+                for ch in 0..<c { acc[ch] += Double(row[ch]) }
+            }
+            let mean = sums.map { $0 / Double(rows) }
+            let centred = channelSums(rows: rows) { r, acc in
+                let row = xp.pointer + r &* c
+                for ch in 0..<c { let d = Double(row[ch]) - mean[ch]; acc[ch] += d * d }
+            }
+            for ch in 0..<c {
+                let variance = centred[ch] / Double(rows)
+                batchMean[ch] = Float(mean[ch])
+                batchInvStd[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
+                let unbiased = rows > 1 ? centred[ch] / Double(rows - 1) : variance
+                stats[meanOffset + ch] = (1 - momentum) * stats[meanOffset + ch] + momentum * Float(mean[ch])
+                stats[varianceOffset + ch] = (1 - momentum) * stats[varianceOffset + ch] + momentum * Float(unbiased)
+            }
+        } else {
+            for ch in 0..<c {
+                batchMean[ch] = stats[meanOffset + ch]
+                batchInvStd[ch] = 1 / (stats[varianceOffset + ch] + epsilon).squareRoot()
+            }
+        }
+        // y = x·scale + shift, scale = γ·rstd, shift = β − mean·scale
+        let gamma = store.values.pointer + gammaOffset, beta = store.values.pointer + betaOffset
+        let scale = SendablePointer(coefA.pointer), shift = SendablePointer(coefB.pointer)
+        for ch in 0..<c {
+            scale.pointer[ch] = gamma[ch] * batchInvStd[ch]
+            shift.pointer[ch] = beta[ch] - batchMean[ch] * scale.pointer[ch]
+        }
+        let yp = SendablePointer(output.pointer)
+        let applyRelu = relu
+        parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
+            let sc = scale.pointer, sh = shift.pointer
+            for r in range {
+                let xr = xp.pointer + r &* c, yr = yp.pointer + r &* c
+                if applyRelu {
+                    for ch in 0..<c { yr[ch] = max(0, xr[ch] * sc[ch] + sh[ch]) }
+                } else {
+                    for ch in 0..<c { yr[ch] = xr[ch] * sc[ch] + sh[ch] }
+                }
+            }
+        }
+        return output
+    }
+
+    /// Backward of a training-mode forward. x is the forward input; dy the gradient of `output`.
+    /// Accumulates dγ, dβ into the store and returns dL/dx.
+    @discardableResult
+    public func backward(_ dy: Tensor, input x: Tensor) -> Tensor {
+        let c = channels
+        let rows = x.count / c
+        inputGradient.resize(to: x.shape)
+        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer)
+        let dyp = SendablePointer(dy.pointer), dxp = SendablePointer(inputGradient.pointer)
+        let applyRelu = relu
+        let m = SendablePointer(batchMean.pointer), s = SendablePointer(batchInvStd.pointer)
+        // Σ dz and Σ dz·x̂ per channel, with dz = dy·[y > 0], as fixed-chunk partial sums.
+        let chunks = BatchNorm.reductionChunks
+        var partial = [Double](repeating: 0, count: chunks * 2 * c)
+        partial.withUnsafeMutableBufferPointer { pb in
+            let p = SendablePointer(pb.baseAddress!)
+            parallelChunks(rows, chunks: chunks) { chunk, range in
+                let a = p.pointer + chunk * 2 * c
+                for r in range {
+                    let o = r &* c
+                    for ch in 0..<c {
+                        var g = dyp.pointer[o &+ ch]
+                        if applyRelu && yp.pointer[o &+ ch] <= 0 { g = 0 }
+                        let xhat = (xp.pointer[o &+ ch] - m.pointer[ch]) * s.pointer[ch]
+                        a[ch] += Double(g)
+                        a[c &+ ch] += Double(g * xhat)
+                    }
+                }
+            }
+        }
+        var sumDz = [Double](repeating: 0, count: c), sumDzXhat = [Double](repeating: 0, count: c)
+        for k in 0..<chunks {
+            for ch in 0..<c { sumDz[ch] += partial[k * 2 * c + ch]; sumDzXhat[ch] += partial[k * 2 * c + c + ch] }
+        }
+        let gamma = store.values.pointer + gammaOffset
+        let dGamma = store.gradients.pointer + gammaOffset, dBeta = store.gradients.pointer + betaOffset
+        // dx = γ·rstd·(dz − mean(dz) − x̂·mean(dz·x̂)) = A·(dz − B − x̂·C)
+        let pa = SendablePointer(coefA.pointer), pb = SendablePointer(coefB.pointer), pc = SendablePointer(coefC.pointer)
+        let invRows = 1 / Double(rows)
+        for ch in 0..<c {
+            dGamma[ch] += Float(sumDzXhat[ch])
+            dBeta[ch] += Float(sumDz[ch])
+            pa.pointer[ch] = gamma[ch] * batchInvStd[ch]
+            pb.pointer[ch] = Float(sumDz[ch] * invRows)
+            pc.pointer[ch] = Float(sumDzXhat[ch] * invRows)
+        }
+        parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
+            for r in range {
+                let o = r &* c
+                for ch in 0..<c {
+                    var g = dyp.pointer[o &+ ch]
+                    if applyRelu && yp.pointer[o &+ ch] <= 0 { g = 0 }
+                    let xhat = (xp.pointer[o &+ ch] - m.pointer[ch]) * s.pointer[ch]
+                    dxp.pointer[o &+ ch] = pa.pointer[ch] * (g - pb.pointer[ch] - xhat * pc.pointer[ch])
+                }
+            }
+        }
+        return inputGradient
+    }
+}

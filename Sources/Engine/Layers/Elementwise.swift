@@ -1,0 +1,11 @@
+import Tensor
+
+/// out = a + b (same shapes). `out` may be `a`.
+func addTensors(_ a: Tensor, _ b: Tensor, into out: Tensor) {
+    precondition(a.count == b.count, "adding tensors of shapes \(a.shape) and \(b.shape)")
+    if out !== a { out.resize(to: a.shape) }
+    let ap = SendablePointer(a.pointer), bp = SendablePointer(b.pointer), op = SendablePointer(out.pointer)
+    parallelChunks(a.count, chunks: ComputeThreads.count * 4) { _, r in
+        for i in r { op.pointer[i] = ap.pointer[i] + bp.pointer[i] }
+    }
+}

@@ -1,0 +1,115 @@
+import Tensor
+
+/// Global average pooling: [n, h, w, c] → [n, c].
+public final class GlobalAveragePool {
+    public let output = Tensor(shape: [0])
+    public let inputGradient = Tensor(shape: [0])
+    public init() {}
+
+    @discardableResult
+    public func forward(_ x: Tensor) -> Tensor {
+        let (n, h, w, c) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        output.resize(to: [n, c])
+        let scale = 1 / Float(h * w)
+        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer)
+        parallelFor(n) { i in
+            let y = yp.pointer + i * c
+            y.update(repeating: 0, count: c)
+            var px = xp.pointer + i * h * w * c
+            for _ in 0..<(h * w) {
+                for ch in 0..<c { y[ch] += px[ch] }
+                px += c
+            }
+            for ch in 0..<c { y[ch] *= scale }
+        }
+        return output
+    }
+
+    @discardableResult
+    public func backward(_ dy: Tensor, inputShape: [Int]) -> Tensor {
+        let (n, h, w, c) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        inputGradient.resize(to: inputShape)
+        let scale = 1 / Float(h * w)
+        let dyp = SendablePointer(dy.pointer), dxp = SendablePointer(inputGradient.pointer)
+        parallelFor(n) { i in
+            let g = dyp.pointer + i * c
+            var d = dxp.pointer + i * h * w * c
+            for _ in 0..<(h * w) {
+                for ch in 0..<c { d[ch] = g[ch] * scale }
+                d += c
+            }
+        }
+        return inputGradient
+    }
+}
+
+/// PBA's parameter-free shortcut for a change of shape: average pooling by the stride (window =
+/// stride, averaging only pixels inside the image, so odd sizes give ceil(h/stride) like the
+/// stride-2 convolutions) followed by zero channels padded equally on both sides, as
+/// AutoAugment's `zero_pad` does.
+public final class PoolPadShortcut {
+    public let inChannels: Int, outChannels: Int, stride: Int
+    public let output = Tensor(shape: [0])
+    public let inputGradient = Tensor(shape: [0])
+
+    public init(inChannels: Int, outChannels: Int, stride: Int) {
+        precondition(outChannels >= inChannels && (outChannels - inChannels) % 2 == 0,
+                     "zero-padding shortcut needs an even channel increase, got \(inChannels)→\(outChannels)")
+        self.inChannels = inChannels
+        self.outChannels = outChannels
+        self.stride = stride
+    }
+
+    var channelOffset: Int { (outChannels - inChannels) / 2 }
+
+    @discardableResult
+    public func forward(_ x: Tensor) -> Tensor {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let s = stride, ci = inChannels, co = outChannels, off = channelOffset
+        let oh = (h + s - 1) / s, ow = (w + s - 1) / s
+        output.resize(to: [n, oh, ow, co])
+        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer)
+        parallelFor(n * oh) { job in
+            let img = job / oh, oy = job % oh
+            let y0 = oy * s, y1 = min(h, y0 + s)
+            for ox in 0..<ow {
+                let x0 = ox * s, x1 = min(w, x0 + s)
+                let out = yp.pointer + ((img * oh + oy) * ow + ox) * co
+                out.update(repeating: 0, count: co)
+                let dst = out + off
+                for iy in y0..<y1 {
+                    for ix in x0..<x1 {
+                        let src = xp.pointer + ((img * h + iy) * w + ix) * ci
+                        for ch in 0..<ci { dst[ch] += src[ch] }
+                    }
+                }
+                let scale = 1 / Float((y1 - y0) * (x1 - x0))
+                if scale != 1 { for ch in 0..<ci { dst[ch] *= scale } }
+            }
+        }
+        return output
+    }
+
+    @discardableResult
+    public func backward(_ dy: Tensor, inputShape: [Int]) -> Tensor {
+        let (n, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        let s = stride, ci = inChannels, co = outChannels, off = channelOffset
+        let oh = (h + s - 1) / s, ow = (w + s - 1) / s
+        inputGradient.resize(to: inputShape)
+        let dyp = SendablePointer(dy.pointer), dxp = SendablePointer(inputGradient.pointer)
+        parallelFor(n * h) { job in
+            let img = job / h, iy = job % h
+            let oy = iy / s
+            let wy = min(h, oy * s + s) - oy * s
+            for ix in 0..<w {
+                let ox = ix / s
+                let wx = min(w, ox * s + s) - ox * s
+                let scale = 1 / Float(wy * wx)
+                let g = dyp.pointer + ((img * oh + oy) * ow + ox) * co + off
+                let d = dxp.pointer + ((img * h + iy) * w + ix) * ci
+                for ch in 0..<ci { d[ch] = g[ch] * scale }
+            }
+        }
+        return inputGradient
+    }
+}

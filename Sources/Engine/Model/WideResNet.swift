@@ -1,0 +1,227 @@
+import Tensor
+
+/// How a residual block's input reaches its sum.
+enum Shortcut {
+    case identity
+    case poolPad(PoolPadShortcut)
+    case projection(Conv2D)
+}
+
+/// A pre-activation basic block: BN-ReLU-conv3×3(stride)-BN-ReLU-conv3×3, plus a shortcut.
+///
+/// With `activateBeforeResidual` the first BN-ReLU is applied before the split, so the shortcut
+/// sees the activated input (PBA's first block of group 1; every shape-changing block of the
+/// Zagoruyko form); otherwise the shortcut sees the raw input.
+final class ResidualBlock {
+    let activateBeforeResidual: Bool
+    let bn1: BatchNorm, conv1: Conv2D, bn2: BatchNorm, conv2: Conv2D
+    let shortcut: Shortcut
+    let output = Tensor(shape: [0])
+    let inputGradient = Tensor(shape: [0])
+    private var input: Tensor?
+
+    init(_ name: String, store: ParameterStore, workspace: Workspace, inChannels: Int, outChannels: Int,
+         stride: Int, activateBeforeResidual: Bool, form: ModelSpec.Form, bnMomentum: Float, bnEpsilon: Float) {
+        self.activateBeforeResidual = activateBeforeResidual
+        bn1 = BatchNorm("\(name).bn1", store: store, channels: inChannels, relu: true, momentum: bnMomentum, epsilon: bnEpsilon)
+        conv1 = Conv2D("\(name).conv1", store: store, workspace: workspace, inChannels: inChannels, outChannels: outChannels, kernel: 3, stride: stride)
+        bn2 = BatchNorm("\(name).bn2", store: store, channels: outChannels, relu: true, momentum: bnMomentum, epsilon: bnEpsilon)
+        conv2 = Conv2D("\(name).conv2", store: store, workspace: workspace, inChannels: outChannels, outChannels: outChannels, kernel: 3, stride: 1)
+        if inChannels == outChannels && stride == 1 {
+            shortcut = .identity
+        } else if form == .pba {
+            shortcut = .poolPad(PoolPadShortcut(inChannels: inChannels, outChannels: outChannels, stride: stride))
+        } else {
+            shortcut = .projection(Conv2D("\(name).shortcut", store: store, workspace: workspace,
+                                          inChannels: inChannels, outChannels: outChannels, kernel: 1, stride: stride))
+        }
+    }
+
+    func forward(_ x: Tensor, training: Bool) -> Tensor {
+        input = x
+        let activated = bn1.forward(x, training: training)
+        let shortcutInput = activateBeforeResidual ? activated : x
+        let h = conv2.forward(bn2.forward(conv1.forward(activated), training: training))
+        switch shortcut {
+        case .identity: addTensors(h, shortcutInput, into: output)
+        case let .poolPad(s): addTensors(h, s.forward(shortcutInput), into: output)
+        case let .projection(c): addTensors(h, c.forward(shortcutInput), into: output)
+        }
+        return output
+    }
+
+    func backward(_ dy: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("ResidualBlock.backward before forward") }
+        let activated = bn1.output
+        let shortcutInput = activateBeforeResidual ? activated : x
+        let dShortcut: Tensor
+        switch shortcut {
+        case .identity: dShortcut = dy
+        case let .poolPad(s): dShortcut = s.backward(dy, inputShape: shortcutInput.shape)
+        case let .projection(c): dShortcut = c.backward(dy, input: shortcutInput)
+        }
+        let dh = bn2.backward(conv2.backward(dy, input: bn2.output), input: conv1.output)
+        let dActivated = conv1.backward(dh, input: activated)
+        if activateBeforeResidual {
+            addTensors(dActivated, dShortcut, into: dActivated)
+            inputGradient.copy(from: bn1.backward(dActivated, input: x))
+        } else {
+            addTensors(bn1.backward(dActivated, input: x), dShortcut, into: inputGradient)
+        }
+        return inputGradient
+    }
+}
+
+/// A pre-activation Wide-ResNet WRN-d-k over NHWC images, in PBA's form (default) or
+/// Zagoruyko's, with all parameters in one `ParameterStore`.
+///
+/// PBA form (AutoAugment's `wrn.py`, which PBA's search used): conv3×3 to min(16k,16) channels;
+/// three groups of (d−4)/6 blocks of widths 16k, 32k, 64k with strides 1, 2, 2; where a block
+/// changes shape its shortcut is average pooling by the stride plus zero channel padding; an extra
+/// residual add around each group (from the group's input, pooled and padded) and one from the
+/// stem output to the end; final BN-ReLU, global average pool, linear.
+/// Differences from PBA's TF model: symmetric padding of stride-2 convolutions (TF 'SAME' pads
+/// bottom/right only) and PyTorch's batch-norm momentum convention (see `TrainingOptions`).
+public final class WideResNet {
+    public let spec: ModelSpec
+    public let parameters = ParameterStore()
+    let workspace = Workspace()
+    let stem: Conv2D
+    let groups: [[ResidualBlock]]
+    let groupShortcuts: [PoolPadShortcut?]
+    let stemShortcut: PoolPadShortcut?
+    let finalNorm: BatchNorm
+    let pool = GlobalAveragePool()
+    let classifier: Linear
+    public let loss = SoftmaxCrossEntropy()
+    private let groupOutputs: [Tensor]
+    private let groupInputGradients: [Tensor]
+    private let stemSum = Tensor(shape: [0])
+    private let stemGradient = Tensor(shape: [0])
+    private var lastInput: Tensor?
+    private var groupInputs: [Tensor] = []
+
+    public init(spec: ModelSpec, seed: UInt64, bnMomentum: Float = 0.1, bnEpsilon: Float = 1e-3) {
+        self.spec = spec
+        let ws = workspace, store = parameters
+        stem = Conv2D("stem", store: store, workspace: ws, inChannels: spec.channels, outChannels: spec.stemChannels, kernel: 3, stride: 1)
+        var groups: [[ResidualBlock]] = []
+        var shortcuts: [PoolPadShortcut?] = []
+        var inWidth = spec.stemChannels
+        for (g, width) in spec.groupWidths.enumerated() {
+            let stride = g == 0 ? 1 : 2
+            var blocks: [ResidualBlock] = []
+            for b in 0..<spec.blocksPerGroup {
+                let cin = b == 0 ? inWidth : width
+                let abr = spec.form == .pba ? (g == 0 && b == 0) : (cin != width)
+                blocks.append(ResidualBlock("group\(g + 1).block\(b)", store: store, workspace: ws,
+                                            inChannels: cin, outChannels: width, stride: b == 0 ? stride : 1,
+                                            activateBeforeResidual: abr, form: spec.form,
+                                            bnMomentum: bnMomentum, bnEpsilon: bnEpsilon))
+            }
+            groups.append(blocks)
+            if spec.form == .pba {
+                shortcuts.append(PoolPadShortcut(inChannels: inWidth, outChannels: width, stride: stride))
+            } else {
+                shortcuts.append(nil)
+            }
+            inWidth = width
+        }
+        self.groups = groups
+        groupShortcuts = shortcuts
+        stemShortcut = spec.form == .pba ? PoolPadShortcut(inChannels: spec.stemChannels, outChannels: inWidth, stride: 4) : nil
+        finalNorm = BatchNorm("final.bn", store: store, channels: inWidth, relu: true, momentum: bnMomentum, epsilon: bnEpsilon)
+        classifier = Linear("fc", store: store, inFeatures: inWidth, outFeatures: spec.classes)
+        groupOutputs = (0..<3).map { _ in Tensor(shape: [0]) }
+        groupInputGradients = (0..<3).map { _ in Tensor(shape: [0]) }
+        var generator = SeededGenerator(seed: seed, stream: [0x57524E])  // "WRN": init stream
+        store.finalize(generator: &generator)
+    }
+
+    public var parameterCount: Int { parameters.parameterCount }
+
+    /// Sets the batch-norm momentum and epsilon of every batch norm.
+    public func setBatchNorm(momentum: Float, epsilon: Float) {
+        for bn in allBatchNorms { bn.momentum = momentum; bn.epsilon = epsilon }
+    }
+
+    var allBatchNorms: [BatchNorm] { groups.flatMap { $0.flatMap { [$0.bn1, $0.bn2] } } + [finalNorm] }
+
+    /// x: [n, h, w, c] normalised images → logits [n, classes].
+    @discardableResult
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        lastInput = x
+        var h = stem.forward(x)
+        let stemOut = h
+        groupInputs = []
+        for (g, blocks) in groups.enumerated() {
+            groupInputs.append(h)
+            let groupInput = h
+            for block in blocks { h = block.forward(h, training: training) }
+            if let s = groupShortcuts[g] {
+                addTensors(h, s.forward(groupInput), into: groupOutputs[g])
+                h = groupOutputs[g]
+            }
+        }
+        if let s = stemShortcut {
+            addTensors(h, s.forward(stemOut), into: stemSum)
+            h = stemSum
+        }
+        return classifier.forward(pool.forward(finalNorm.forward(h, training: training)))
+    }
+
+    /// Backward from d(loss)/d(logits); accumulates every parameter gradient into the store.
+    public func backward(_ dLogits: Tensor) {
+        guard lastInput != nil else { preconditionFailure("WideResNet.backward before forward") }
+        let top = stemShortcut != nil ? stemSum : (groupShortcuts[2] != nil ? groupOutputs[2] : groups[2].last!.output)
+        var d = finalNorm.backward(pool.backward(classifier.backward(dLogits, input: pool.output), inputShape: top.shape), input: top)
+        let dTop = d
+        for g in stride(from: 2, through: 0, by: -1) {
+            let dGroupOut = d
+            for block in groups[g].reversed() { d = block.backward(d) }
+            if let s = groupShortcuts[g] {
+                addTensors(d, s.backward(dGroupOut, inputShape: groupInputs[g].shape), into: groupInputGradients[g])
+                d = groupInputGradients[g]
+            }
+        }
+        if let s = stemShortcut {
+            addTensors(d, s.backward(dTop, inputShape: stem.output.shape), into: stemGradient)
+            d = stemGradient
+        }
+        stem.backward(d, input: lastInput!, needInputGradient: false)
+    }
+}
+
+extension WideResNet {
+    var convolutions: [Conv2D] {
+        var list = [stem]
+        for blocks in groups {
+            for b in blocks {
+                list += [b.conv1, b.conv2]
+                if case let .projection(c) = b.shortcut { list.append(c) }
+            }
+        }
+        return list
+    }
+
+    /// Multiply-add FLOPs (2 per MAC) of one training step on a batch of `n`: each convolution's
+    /// forward product, its weight-gradient product and (all but the stem's) input-gradient
+    /// product, plus the classifier's three. Normalisation and elementwise work is not counted.
+    public func trainingFlops(batch n: Int) -> Double {
+        var flops = 0.0
+        var h = spec.height, w = spec.width
+        var sizes: [ObjectIdentifier: (Int, Int)] = [:]
+        // Output sizes follow the stride pattern; walk the convolutions in order.
+        for conv in convolutions {
+            if conv.stride == 2 && conv.kernel == 3 { (h, w) = conv.outputSize(h, w) }
+            sizes[ObjectIdentifier(conv)] = (h, w)
+        }
+        for conv in convolutions {
+            let (oh, ow) = sizes[ObjectIdentifier(conv)]!
+            let macs = Double(n * oh * ow * conv.kernel * conv.kernel * conv.inChannels * conv.outChannels)
+            flops += 2 * macs * (conv === stem ? 2 : 3)
+        }
+        flops += 2 * 3 * Double(n * classifier.inFeatures * classifier.outFeatures)
+        return flops
+    }
+}

@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Engine
+import Tensor
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks that print ratios against a peer or the hardware measured in the same run.",
+        subcommands: [EngineBench.self])
+}
+
+/// Reads a field of /proc/self/status in kB (VmRSS, VmHWM).
+func procStatusKB(_ field: String) -> Int? {
+    guard let text = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+    return nil
+}
+
+/// Resets the peak-RSS counter (VmHWM) so a later peak measures only what follows.
+func resetPeakRSS() {
+    if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
+        h.write("5".data(using: .utf8)!)
+        try? h.close()
+    }
+}
+
+func seconds(_ d: Duration) -> Double { Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+}
+
+struct EngineBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "engine",
+        abstract: "Training throughput of WRNs (img/s, GFLOP/s) against this machine's square-sgemm peak.",
+        discussion: "Random data, no data loading in the timed part; median of --steps steps after --warmup.")
+
+    @Option(help: "Comma-separated thread counts.")
+    var threads: String = "1,2"
+
+    @Option(help: "Comma-separated models.")
+    var models: String = "wrn-40-2,wrn-16-1"
+
+    @Option(help: "Architecture form: pba or zagoruyko (the PyTorch peer builds zagoruyko).")
+    var form: String = "zagoruyko"
+
+    @Option(help: "Batch size.")
+    var batchSize: Int = 128
+
+    @Option(help: "Timed steps (median reported).")
+    var steps: Int = 20
+
+    @Option(help: "Warm-up steps.")
+    var warmup: Int = 3
+
+    @Option(help: "Image height/width/channels, e.g. 32x32x3.")
+    var input: String = "32x32x3"
+
+    @Option(help: "Write the results as JSON to this file.")
+    var json: String?
+
+    struct Row: Codable {
+        var model: String
+        var threads: Int
+        var imagesPerSecond: Double
+        var gflops: Double
+        var sgemmGflops: Double
+        var ratioToSgemm: Double
+        var memoryMB: Double
+        var parameters: Int
+    }
+
+    func run() async throws {
+        let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads: give positive integers, e.g. 1,2") }
+        let dims = input.split(separator: "x").compactMap { Int($0) }
+        guard dims.count == 3 else { throw ValidationError("--input must be HxWxC, e.g. 32x32x3") }
+        guard let f = ModelSpec.Form(rawValue: form) else { throw ValidationError("--form must be pba or zagoruyko") }
+        print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form")
+        print("OpenBLAS: \(BLAS.config)")
+        var rows: [Row] = []
+        for t in threadCounts {
+            ComputeThreads.set(t)
+            let peak = measureSquareSgemm()
+            print(String(format: "threads %d: square sgemm (2048) %.1f GFLOP/s", t, peak))
+            for name in models.split(separator: ",").map(String.init) {
+                let parsed = try ModelSpec.parse(name, form: f)
+                let spec = try ModelSpec(depth: parsed.depth, widen: parsed.widen, form: parsed.form,
+                                         height: dims[0], width: dims[1], channels: dims[2], classes: 10)
+                let rssBefore = procStatusKB("VmRSS") ?? 0
+                var options = TrainingOptions()
+                options.epochs = 1
+                let trainer = Trainer(spec: spec, options: options)
+                let rssModel = procStatusKB("VmRSS") ?? 0
+                resetPeakRSS()
+                var g = SeededGenerator(seed: 1)
+                let x = Tensor(shape: [batchSize, dims[0], dims[1], dims[2]])
+                for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+                let labels = (0..<batchSize).map { _ in Int32(g.nextInt(below: 10)) }
+                let batch = Batch(images: x, labels: labels)
+                let clock = ContinuousClock()
+                var times: [Double] = []
+                for s in 0..<(warmup + steps) {
+                    let start = clock.now
+                    _ = trainer.trainStep(batch, totalSteps: 1000)
+                    if s >= warmup { times.append(seconds(clock.now - start)) }
+                }
+                let peakRSS = procStatusKB("VmHWM") ?? 0
+                let m = median(times)
+                let ips = Double(batchSize) / m
+                let gflops = trainer.model.trainingFlops(batch: batchSize) / m / 1e9
+                let row = Row(model: spec.name, threads: t, imagesPerSecond: ips, gflops: gflops, sgemmGflops: peak,
+                              ratioToSgemm: gflops / peak, memoryMB: Double(max(0, peakRSS - rssModel)) / 1024,
+                              parameters: trainer.model.parameterCount)
+                _ = rssBefore
+                rows.append(row)
+                print(String(format: "  %-22@ %2d thr: %7.1f img/s  %6.1f GFLOP/s  = %.2f× sgemm peak  memory %6.0f MB  (%d params, median of %d steps)",
+                             spec.name, t, ips, gflops, gflops / peak, row.memoryMB, row.parameters, steps))
+            }
+        }
+        if let json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try enc.encode(rows).write(to: URL(fileURLWithPath: json))
+        }
+    }
+
+    /// GFLOP/s of a 2048³ sgemm, best of 3 after a warm-up.
+    func measureSquareSgemm() -> Double {
+        let n = 2048
+        let a = Tensor(shape: [n, n]), b = Tensor(shape: [n, n]), c = Tensor(shape: [n, n])
+        for i in 0..<a.count { a[i] = Float(i % 7) * 0.1; b[i] = Float(i % 5) * 0.1 }
+        let clock = ContinuousClock()
+        var best = Double.infinity
+        for r in 0..<4 {
+            let start = clock.now
+            BLAS.sgemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+            let t = seconds(clock.now - start)
+            if r > 0 { best = min(best, t) }
+        }
+        return 2 * Double(n * n * n) / best / 1e9
+    }
+}
