@@ -34,15 +34,16 @@ public struct BaseAugmentation: Hashable, Sendable, Codable {
             let src = context.scratch, dst = image.base
             src.update(from: dst, count: shape.count)
             if dx != 0 || dy != 0 { fillAll(dst, shape: shape, fill: context.fill) }
-            for y in 0..<h {
-                let sy = y &+ dy
-                if sy < 0 || sy >= h { continue }
-                let srow = src + sy &* w &* ch, drow = dst + y &* w &* ch
-                for x in 0..<w {
-                    let sx = x &+ dx
-                    if sx < 0 || sx >= w { continue }
-                    let ox = mirror ? w &- 1 &- x : x
-                    copyPixel(from: srow + sx &* ch, to: drow + ox &* ch, channels: ch)
+            // Output columns x0..<x1 read source columns x + dx; the rest keep the fill.
+            let x0 = max(0, -dx), x1 = min(w, w - dx)
+            for y in max(0, -dy)..<min(h, h - dy) {
+                let srow = src + (y &+ dy) &* w &* ch, drow = dst + y &* w &* ch
+                if !mirror {
+                    (drow + x0 &* ch).update(from: srow + (x0 &+ dx) &* ch, count: (x1 &- x0) &* ch)
+                } else {
+                    for x in x0..<x1 {
+                        copyPixel(from: srow + (x &+ dx) &* ch, to: drow + (w &- 1 &- x) &* ch, channels: ch)
+                    }
                 }
             }
         }

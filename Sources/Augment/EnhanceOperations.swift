@@ -114,10 +114,14 @@ public struct ContrastOperation: ImageOperation {
 }
 
 /// ImageEnhance.Sharpness: blend with PIL's SMOOTH filter (3×3 kernel 1 1 1 / 1 5 1 / 1 1 1
-/// over 13), computed as libImaging's Filter.c does: float kernel weights k/13, a float sum
-/// started at 0.5 for rounding, rows accumulated bottom (y+1) to top (y-1), truncated and
-/// clipped. Border pixels (first and last row and column) are left unchanged, as PIL's filter
+/// over 13). Border pixels (first and last row and column) are left unchanged, as PIL's filter
 /// copies them; images smaller than 3×3 are unchanged.
+///
+/// PIL (libImaging/Filter.c) computes the smoothed value in float: weights k/13 as floats, a
+/// sum started at 0.5, truncated. We compute it in integers as (2·S + 13) / 26 with
+/// S = the nine neighbours + 4·centre, which is the same number: the exact value (S + 6.5)/13 is
+/// never closer than 0.5/13 ≈ 0.038 to an integer, while PIL's float rounding moves it by less
+/// than 2·10⁻⁴, so truncation lands on the same integer (the Pillow fixtures confirm it).
 public struct SharpnessOperation: ImageOperation {
     public init() {}
     public var name: String { "Sharpness" }
@@ -131,24 +135,24 @@ public struct SharpnessOperation: ImageOperation {
         let src = context.scratch
         let dst = image.base
         src.update(from: dst, count: shape.count)
-        let k1 = Float(1.0 / 13.0), k5 = Float(5.0 / 13.0)
         let alpha = Float(arguments.parameter)
         let stride = w &* ch
+        // Each row is a flat run of w·ch bytes whose horizontal neighbours lie ±ch away, so one
+        // loop over the interior bytes covers every channel.
+        let first = ch, last = stride &- ch
         for y in 1..<(h - 1) {
             let above = src + (y &- 1) &* stride
             let row = src + y &* stride
             let below = src + (y &+ 1) &* stride
             let out = dst + y &* stride
-            for x in 1..<(w - 1) {
-                for c in 0..<ch {
-                    let l = (x &- 1) &* ch &+ c, m = x &* ch &+ c, r = (x &+ 1) &* ch &+ c
-                    var ss: Float = 0.5
-                    ss += Float(below[l]) * k1 + Float(below[m]) * k1 + Float(below[r]) * k1
-                    ss += Float(row[l]) * k1 + Float(row[m]) * k5 + Float(row[r]) * k1
-                    ss += Float(above[l]) * k1 + Float(above[m]) * k1 + Float(above[r]) * k1
-                    let smooth: UInt8 = ss <= 0 ? 0 : (ss >= 255 ? 255 : UInt8(ss))
-                    out[m] = pilBlend(smooth, row[m], alpha)
-                }
+            for m in first..<last {
+                let l = m &- ch, r = m &+ ch
+                let centre = Int32(row[m])
+                var s = Int32(above[l]) &+ Int32(above[m]) &+ Int32(above[r])
+                s &+= Int32(row[l]) &+ Int32(row[r]) &+ centre &* 5
+                s &+= Int32(below[l]) &+ Int32(below[m]) &+ Int32(below[r])
+                let smooth = UInt8(truncatingIfNeeded: (s &* 2 &+ 13) / 26)
+                out[m] = pilBlend(smooth, row[m], alpha)
             }
         }
     }
