@@ -31,21 +31,7 @@ public struct BaseAugmentation: Hashable, Sendable, Codable {
         }
         let mirror = flip && rng.nextInt(below: 2) == 1
         if dx != 0 || dy != 0 || mirror {
-            let src = context.scratch, dst = image.base
-            src.update(from: dst, count: shape.count)
-            if dx != 0 || dy != 0 { fillAll(dst, shape: shape, fill: context.fill) }
-            // Output columns x0..<x1 read source columns x + dx; the rest keep the fill.
-            let x0 = max(0, -dx), x1 = min(w, w - dx)
-            for y in max(0, -dy)..<min(h, h - dy) {
-                let srow = src + (y &+ dy) &* w &* ch, drow = dst + y &* w &* ch
-                if !mirror {
-                    (drow + x0 &* ch).update(from: srow + (x0 &+ dx) &* ch, count: (x1 &- x0) &* ch)
-                } else {
-                    for x in x0..<x1 {
-                        copyPixel(from: srow + (x &+ dx) &* ch, to: drow + (w &- 1 &- x) &* ch, channels: ch)
-                    }
-                }
-            }
+            shiftImage(image, dx: dx, dy: dy, mirror: mirror, context: context)
         }
         if cutout > 0 {
             let c = PixelPoint(x: rng.nextInt(below: w), y: rng.nextInt(below: h))

@@ -27,6 +27,13 @@ func affineNearest(_ image: ImageView, _ m: AffineMatrix, context: OperationCont
     precondition(context.scratchCapacity >= shape.count, "scratch smaller than the image")
     let src = context.scratch
     let dst = image.base
+    if m.b == 0 && m.d == 0 && m.a == 1 && m.e == 1 && m.c == m.c.rounded() && m.f == m.f.rounded()
+        && abs(m.c) <= Double(w) && abs(m.f) <= Double(h) {
+        // A whole-pixel translation: PIL's scale path samples x + c exactly (x + c + 0.5 is exact
+        // and truncates to x + c, negatives to -1), so whole rows can be copied.
+        shiftImage(image, dx: Int(m.c), dy: Int(m.f), mirror: false, context: context)
+        return
+    }
     src.update(from: dst, count: shape.count)
     fillAll(dst, shape: shape, fill: context.fill)
 
@@ -71,6 +78,32 @@ func affineNearest(_ image: ImageView, _ m: AffineMatrix, context: OperationCont
         }
         a2 &+= a1
         a5 &+= a4
+    }
+}
+
+/// Output pixel (x, y) takes input (x + dx, y + dy), mirrored horizontally afterwards if
+/// `mirror`; pixels with no source take the fill colour. Shared by whole-pixel translations and
+/// the base augmentation's pad + crop + flip.
+@inline(__always)
+func shiftImage(_ image: ImageView, dx: Int, dy: Int, mirror: Bool, context: OperationContext) {
+    let shape = image.shape
+    let w = shape.width, h = shape.height, ch = shape.channels
+    precondition(context.scratchCapacity >= shape.count, "scratch smaller than the image")
+    let src = context.scratch, dst = image.base
+    src.update(from: dst, count: shape.count)
+    if dx != 0 || dy != 0 { fillAll(dst, shape: shape, fill: context.fill) }
+    // Output columns x0..<x1 read source columns x + dx; the rest keep the fill.
+    let x0 = max(0, -dx), x1 = min(w, w - dx)
+    guard x0 < x1 else { return }
+    for y in max(0, -dy)..<max(max(0, -dy), min(h, h - dy)) {
+        let srow = src + (y &+ dy) &* w &* ch, drow = dst + y &* w &* ch
+        if !mirror {
+            (drow + x0 &* ch).update(from: srow + (x0 &+ dx) &* ch, count: (x1 &- x0) &* ch)
+        } else {
+            for x in x0..<x1 {
+                copyPixel(from: srow + (x &+ dx) &* ch, to: drow + (w &- 1 &- x) &* ch, channels: ch)
+            }
+        }
     }
 }
 
