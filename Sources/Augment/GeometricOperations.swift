@@ -194,8 +194,8 @@ public struct RotateOperation: ImageOperation {
             return
         }
         let m: AffineMatrix
-        if angle == angle.rounded(), shape.width <= 64, shape.height <= 64 {
-            m = RotationTable.shared.matrix(degrees: Int(angle), width: shape.width, height: shape.height)
+        if (angle * 2) == (angle * 2).rounded(), shape.width <= 64, shape.height <= 64 {
+            m = RotationTable.shared.matrix(halfDegrees: Int(angle * 2), width: shape.width, height: shape.height)
         } else {
             m = pilRotationMatrix(degrees: angle, width: shape.width, height: shape.height)
         }
@@ -222,21 +222,23 @@ private func transposeRotate(_ image: ImageView, quarterTurns: Int, context: Ope
     }
 }
 
-/// Cached whole-degree rotation matrices per image size (≤ 64 px a side: CIFAR, SVHN, MNIST).
-/// PBA's rotations are always whole degrees, and the decimal round trip of `pythonRound15` is
-/// too slow to repeat for every image.
+/// Cached rotation matrices for multiples of half a degree per image size (≤ 64 px a side:
+/// CIFAR, SVHN, MNIST). PBA's rotations are whole degrees and TrivialAugment-wide's are
+/// multiples of 4.5°, and the decimal round trip of `pythonRound15` is too slow to repeat for
+/// every image.
 final class RotationTable: @unchecked Sendable {
     static let shared = RotationTable()
     // Guarded by `lock`; filled lazily, one entry per (size, degree).
     private var cache: [Int: AffineMatrix] = [:]
     private let lock = PthreadLock()
 
-    func matrix(degrees: Int, width: Int, height: Int) -> AffineMatrix {
-        let key = (width << 20) | (height << 10) | degrees
+    /// `halfDegrees` in 0..<720.
+    func matrix(halfDegrees: Int, width: Int, height: Int) -> AffineMatrix {
+        let key = (width << 20) | (height << 10) | halfDegrees
         lock.lock()
         defer { lock.unlock() }
         if let m = cache[key] { return m }
-        let m = pilRotationMatrix(degrees: Double(degrees), width: width, height: height)
+        let m = pilRotationMatrix(degrees: Double(halfDegrees) / 2, width: width, height: height)
         cache[key] = m
         return m
     }

@@ -44,6 +44,8 @@ IMAGES = [
     make_image("l8x8", 8, 8, "L", lambda x, y, c: 40 + (x * 29 + y * 17 + x * y * 5) % 120),
     make_image("l11x7", 11, 7, "L", lambda x, y, c: x * 47 + y * 71 + x * y * 3),
     make_image("l24x24", 24, 24, "L", lambda x, y, c: 90 + (x * 7 + y * 3 + (x * y) % 11) % 50),
+    # Wider than 64 pixels: rotations take the uncached matrix path.
+    make_image("l70x3", 70, 3, "L", lambda x, y, c: x * 3 + y * 80),
 ]
 
 RGB_FILL = (128, 64, 200)
@@ -99,7 +101,7 @@ MAGNITUDES = [0, 1, 5, 9]
 
 # Parameters outside PBA's magnitude grid, as TrivialAugment-wide and RandAugment use them.
 PARAMETER_CASES = [
-    ("Rotate", 45.5), ("Rotate", -135.0), ("Rotate", 90.0), ("Rotate", 180.0), ("Rotate", 270.0),
+    ("Rotate", 45.5), ("Rotate", 10.3), ("Rotate", -0.7), ("Rotate", -135.0), ("Rotate", 90.0), ("Rotate", 180.0), ("Rotate", 270.0),
     ("ShearX", 0.99), ("ShearX", -0.55), ("ShearY", -0.99), ("ShearY", 0.33),
     ("TranslateX", 17.0), ("TranslateY", -32.0),
     ("Brightness", 0.01), ("Brightness", 1.99), ("Color", 0.37), ("Color", 1.99),
@@ -108,7 +110,7 @@ PARAMETER_CASES = [
 ]
 
 
-PARAMETER_IMAGES = {"rgb8x8", "rgb11x7", "l11x7"}
+PARAMETER_IMAGES = {"rgb8x8", "rgb11x7", "l11x7", "l70x3"}
 
 
 def b64(img):
