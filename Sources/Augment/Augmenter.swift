@@ -89,10 +89,17 @@ func applyDrawing(_ op: any ImageOperation, parameter: Double, to image: ImageVi
 /// which visits tuples in the same distribution as PBA's full `random.shuffle` while drawing
 /// only as far as the walk goes.
 ///
-/// Deviation from PBA: PBA routes Invert, Equalize, AutoContrast, Posterize and Solarize through
-/// `convert('RGB')`, which drops the alpha channel, so area uncovered by an earlier geometric
-/// operation in the same image turns black and is then transformed. Here uncovered area holds
-/// the fill colour and later operations treat it as ordinary pixels, which is what PBA intends.
+/// Deviations from PBA, both about area that an earlier operation in the same image uncovered
+/// (PBA marks it transparent in an RGBA image and maps it to the mean when unwrapping):
+/// - PBA routes Invert, Equalize, AutoContrast, Posterize and Solarize through `convert('RGB')`,
+///   which drops the alpha channel, so that area turns black and is then transformed. We do not
+///   reproduce this quirk.
+/// - PBA's enhance operations keep the alpha, so that area ends up at the mean whatever they
+///   do; and Contrast's mean luma counts it as black. Here the area holds the fill colour and
+///   every later operation treats it as ordinary pixels (a Brightness after a Rotate also
+///   brightens the filled corners). With at most two operations per image this touches only
+///   geometric-then-colour pairs; the Python consumer follows the same rule, so a schedule
+///   means the same thing in both.
 func applyPolicy(_ policy: ResolvedPolicy, to image: ImageView, context: OperationContext,
                  indices: UnsafeMutablePointer<Int>, using rng: inout SeededGenerator) {
     let u = rng.nextInt(below: 10)
