@@ -6,9 +6,15 @@
 func pilBlend(_ degenerate: UInt8, _ value: UInt8, _ alpha: Float) -> UInt8 {
     let d = Int32(degenerate)
     let t = Float(d) + alpha * Float(Int32(value) &- d)
-    if t <= 0 { return 0 }
-    if t >= 255 { return 255 }
-    return UInt8(t)
+    let c = t <= 0 ? 0 : (t >= 255 ? 255 : t)
+    return UInt8(truncatingIfNeeded: Int32(c))
+}
+
+/// `image[i] = pilBlend(degenerate[i], image[i], alpha)` for every byte. (Swift's SIMD types
+/// were tried here and were slower: their clamping and float → int conversions are not inlined.)
+@inline(__always)
+func blendInPlace(degenerate: UnsafeMutablePointer<UInt8>, image: UnsafeMutablePointer<UInt8>, count: Int, alpha: Float) {
+    for i in 0..<count { image[i] = pilBlend(degenerate[i], image[i], alpha) }
 }
 
 /// ImageEnhance's factor for PBA's magnitude: m·1.8/10 + 0.1 (0.1...1.72 for m in 0...9).
@@ -68,18 +74,16 @@ public struct ColorOperation: ImageOperation {
     public func parameter(magnitude: Int) -> Double { pbaEnhanceFactor(magnitude) }
     public func apply(to image: ImageView, _ arguments: OperationArguments, context: OperationContext) {
         guard image.shape.channels == 3 else { return }
-        let alpha = Float(arguments.parameter)
-        let p = image.base
-        var i = 0
         let n = image.shape.count
+        precondition(context.scratchCapacity >= n, "scratch smaller than the image")
+        let p = image.base, grey = context.scratch
+        var i = 0
         while i < n {
-            let r = p[i], g = p[i &+ 1], b = p[i &+ 2]
-            let l = pilLuma(r, g, b)
-            p[i] = pilBlend(l, r, alpha)
-            p[i &+ 1] = pilBlend(l, g, alpha)
-            p[i &+ 2] = pilBlend(l, b, alpha)
+            let l = pilLuma(p[i], p[i &+ 1], p[i &+ 2])
+            grey[i] = l; grey[i &+ 1] = l; grey[i &+ 2] = l
             i &+= 3
         }
+        blendInPlace(degenerate: grey, image: p, count: n, alpha: Float(arguments.parameter))
     }
 }
 
@@ -132,10 +136,11 @@ public struct SharpnessOperation: ImageOperation {
         let w = shape.width, h = shape.height, ch = shape.channels
         guard w >= 3, h >= 3 else { return }
         precondition(context.scratchCapacity >= shape.count, "scratch smaller than the image")
-        let src = context.scratch
-        let dst = image.base
-        src.update(from: dst, count: shape.count)
-        let alpha = Float(arguments.parameter)
+        // The smoothed image goes to scratch; its border is the image's own border, which the
+        // blend then leaves unchanged (blend(v, v) = v for every factor).
+        let src = image.base
+        let smooth = context.scratch
+        smooth.update(from: src, count: shape.count)
         let stride = w &* ch
         // Each row is a flat run of w·ch bytes whose horizontal neighbours lie ±ch away, so one
         // loop over the interior bytes covers every channel.
@@ -144,16 +149,15 @@ public struct SharpnessOperation: ImageOperation {
             let above = src + (y &- 1) &* stride
             let row = src + y &* stride
             let below = src + (y &+ 1) &* stride
-            let out = dst + y &* stride
+            let out = smooth + y &* stride
             for m in first..<last {
                 let l = m &- ch, r = m &+ ch
-                let centre = Int32(row[m])
                 var s = Int32(above[l]) &+ Int32(above[m]) &+ Int32(above[r])
-                s &+= Int32(row[l]) &+ Int32(row[r]) &+ centre &* 5
+                s &+= Int32(row[l]) &+ Int32(row[r]) &+ Int32(row[m]) &* 5
                 s &+= Int32(below[l]) &+ Int32(below[m]) &+ Int32(below[r])
-                let smooth = UInt8(truncatingIfNeeded: (s &* 2 &+ 13) / 26)
-                out[m] = pilBlend(smooth, row[m], alpha)
+                out[m] = UInt8(truncatingIfNeeded: (s &* 2 &+ 13) / 26)
             }
         }
+        blendInPlace(degenerate: smooth, image: image.base, count: shape.count, alpha: Float(arguments.parameter))
     }
 }
