@@ -91,18 +91,45 @@ func shiftImage(_ image: ImageView, dx: Int, dy: Int, mirror: Bool, context: Ope
     precondition(context.scratchCapacity >= shape.count, "scratch smaller than the image")
     let src = context.scratch, dst = image.base
     src.update(from: dst, count: shape.count)
-    if dx != 0 || dy != 0 { fillAll(dst, shape: shape, fill: context.fill) }
-    // Output columns x0..<x1 read source columns x + dx; the rest keep the fill.
-    let x0 = max(0, -dx), x1 = min(w, w - dx)
-    guard x0 < x1 else { return }
-    for y in max(0, -dy)..<max(max(0, -dy), min(h, h - dy)) {
-        let srow = src + (y &+ dy) &* w &* ch, drow = dst + y &* w &* ch
+    let rowBytes = w &* ch
+    // Output columns x0..<x1 read source columns x + dx (before mirroring); rows y0..<y1 read
+    // rows y + dy. Everything else is fill.
+    let x0 = min(w, max(0, -dx)), x1 = max(x0, min(w, w - dx))
+    let y0 = min(h, max(0, -dy)), y1 = max(y0, min(h, h - dy))
+    // Mirroring maps columns x0..<x1 to w-x1..<w-x0, so the fill strips swap sides.
+    let left = mirror ? w &- x1 : x0, right = mirror ? w &- x0 : x1
+    for y in 0..<h {
+        let drow = dst + y &* rowBytes
+        guard y >= y0 && y < y1 && x0 < x1 else {
+            fillPixels(drow, count: w, channels: ch, fill: context.fill)
+            continue
+        }
+        fillPixels(drow, count: left, channels: ch, fill: context.fill)
+        fillPixels(drow + right &* ch, count: w &- right, channels: ch, fill: context.fill)
+        let srow = src + (y &+ dy) &* rowBytes
         if !mirror {
             (drow + x0 &* ch).update(from: srow + (x0 &+ dx) &* ch, count: (x1 &- x0) &* ch)
-        } else {
+        } else if ch == 3 {
             for x in x0..<x1 {
-                copyPixel(from: srow + (x &+ dx) &* ch, to: drow + (w &- 1 &- x) &* ch, channels: ch)
+                let s = srow + (x &+ dx) &* 3, d = drow + (w &- 1 &- x) &* 3
+                d[0] = s[0]; d[1] = s[1]; d[2] = s[2]
             }
+        } else {
+            for x in x0..<x1 { drow[w &- 1 &- x] = srow[x &+ dx] }
+        }
+    }
+}
+
+/// Sets `count` pixels starting at `p` to the fill colour.
+@inline(__always)
+func fillPixels(_ p: UnsafeMutablePointer<UInt8>, count: Int, channels: Int, fill: FillColor) {
+    if channels == 1 {
+        p.update(repeating: fill.values[0], count: count)
+    } else {
+        let r = fill.values[0], g = fill.values[1], b = fill.values[2]
+        for i in 0..<count {
+            let q = p + i &* 3
+            q[0] = r; q[1] = g; q[2] = b
         }
     }
 }

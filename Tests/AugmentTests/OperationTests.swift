@@ -144,4 +144,23 @@ final class OperationTests: XCTestCase {
         XCTAssertEqual(pbaIntParameter(3, 4), 1)
         XCTAssertEqual(pbaEnhanceFactor(9), 9.0 * 1.8 / 10.0 + 0.1)
     }
+
+    func testShiftMatchesANaiveReference() throws {
+        for channels in [1, 3] {
+            let image = testImage(width: 7, height: 5, channels: channels)
+            let scratch = AugmentScratch(for: image.shape)
+            let context = OperationContext(fill: fill, scratch: scratch)
+            for dy in -6...6 { for dx in -8...8 { for mirror in [false, true] {
+                var fast = image
+                fast.withView { shiftImage($0, dx: dx, dy: dy, mirror: mirror, context: context) }
+                var naive = Image(shape: image.shape)
+                for y in 0..<5 { for x in 0..<7 { for c in 0..<channels {
+                    let sx = x + dx, sy = y + dy
+                    let v = (0..<7).contains(sx) && (0..<5).contains(sy) ? image[sx, sy, c] : fill.values[c]
+                    naive[mirror ? 6 - x : x, y, c] = v
+                } } }
+                XCTAssertEqual(fast, naive, "dx \(dx) dy \(dy) mirror \(mirror) channels \(channels)")
+            } } }
+        }
+    }
 }
