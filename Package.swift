@@ -39,5 +39,6 @@ let package = Package(
         .testTarget(name: "ScheduleTests", dependencies: ["Schedule"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Schedule", "Search", "Wire", "pba"]),
     ]
 )
