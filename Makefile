@@ -3,7 +3,7 @@
 
 SWIFT       ?= swift
 PREFIX      ?= /usr/local
-APT_PACKAGES = libopenblas-dev libzmq3-dev libsqlite3-dev zlib1g-dev dataset-fashion-mnist
+APT_PACKAGES = libopenblas-dev libzmq3-dev libsqlite3-dev libssl-dev zlib1g-dev dataset-fashion-mnist
 BIN          = .build/release/pba
 THREADS     ?= $(shell nproc)
 # Release build with testing enabled: training tests are 10-50x slower in debug.

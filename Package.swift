@@ -11,17 +11,22 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
+        .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
         .target(name: "Tensor", dependencies: ["CBLAS"]),
-        .target(name: "Engine", dependencies: ["Tensor", "CZlib"]),
+        .target(name: "Engine", dependencies: ["Tensor", "CZlib", "CCrypto"]),
         .target(name: "Augment", dependencies: ["Engine"]),
         .target(name: "Search", dependencies: ["Augment"]),
         .target(name: "Schedule", dependencies: ["Search", "Augment"]),
+        .target(name: "Store", dependencies: ["Search", "Schedule", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Wire", dependencies: ["Engine", "CZeroMQ"]),
         .executableTarget(name: "pba", dependencies: [
-            "Engine", "Augment", "Search", "Schedule",
+            "Engine", "Augment", "Search", "Schedule", "Store", "Wire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -30,5 +35,7 @@ let package = Package(
         .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "ScheduleTests", dependencies: ["Schedule"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire"]),
     ]
 )

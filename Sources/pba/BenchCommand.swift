@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print ratios against a peer or the hardware measured in the same run.",
-        subcommands: [EngineBench.self])
+        subcommands: [EngineBench.self, StoreBench.self])
 }
 
 /// Reads a field of /proc/self/status in kB (VmRSS, VmHWM).
@@ -64,6 +64,9 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
+    @Flag(help: .hidden)
+    var child = false
+
     struct Row: Codable {
         var model: String
         var threads: Int
@@ -79,48 +82,29 @@ struct EngineBench: AsyncParsableCommand {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !threadCounts.isEmpty, threadCounts.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--threads: give positive integers, e.g. 1,2") }
         let dims = input.split(separator: "x").compactMap { Int($0) }
-        guard dims.count == 3 else { throw ValidationError("--input must be HxWxC, e.g. 32x32x3") }
+        guard dims.count == 3, dims.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--input must be HxWxC, e.g. 32x32x3") }
         guard let f = ModelSpec.Form(rawValue: form) else { throw ValidationError("--form must be pba or zagoruyko") }
-        print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form")
+        guard steps >= 1, warmup >= 0 else { throw ValidationError("--steps must be ≥ 1 and --warmup ≥ 0") }
+        let modelNames = models.split(separator: ",").map(String.init)
+        for name in modelNames {
+            do { _ = try ModelSpec.parse(name) } catch { throw ValidationError("--models: \(error)") }
+        }
+        if child {
+            // One configuration in a fresh process, so peak memory is this model's alone.
+            let row = try measure(model: modelNames[0], threads: threadCounts[0], form: f, dims: dims)
+            let data = try JSONEncoder().encode(row)
+            FileHandle.standardOutput.write(data)
+            return
+        }
+        print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form, median of \(steps) steps after \(warmup) warm-up")
         print("OpenBLAS: \(BLAS.config)")
         var rows: [Row] = []
         for t in threadCounts {
-            ComputeThreads.set(t)
-            let peak = measureSquareSgemm()
-            print(String(format: "threads %d: square sgemm (2048) %.1f GFLOP/s", t, peak))
-            for name in models.split(separator: ",").map(String.init) {
-                let parsed = try ModelSpec.parse(name, form: f)
-                let spec = try ModelSpec(depth: parsed.depth, widen: parsed.widen, form: parsed.form,
-                                         height: dims[0], width: dims[1], channels: dims[2], classes: 10)
-                let rssBefore = procStatusKB("VmRSS") ?? 0
-                var options = TrainingOptions()
-                options.epochs = 1
-                let trainer = Trainer(spec: spec, options: options)
-                let rssModel = procStatusKB("VmRSS") ?? 0
-                resetPeakRSS()
-                var g = SeededGenerator(seed: 1)
-                let x = Tensor(shape: [batchSize, dims[0], dims[1], dims[2]])
-                for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
-                let labels = (0..<batchSize).map { _ in Int32(g.nextInt(below: 10)) }
-                let batch = Batch(images: x, labels: labels)
-                let clock = ContinuousClock()
-                var times: [Double] = []
-                for s in 0..<(warmup + steps) {
-                    let start = clock.now
-                    _ = trainer.trainStep(batch, totalSteps: 1000)
-                    if s >= warmup { times.append(seconds(clock.now - start)) }
-                }
-                let peakRSS = procStatusKB("VmHWM") ?? 0
-                let m = median(times)
-                let ips = Double(batchSize) / m
-                let gflops = trainer.model.trainingFlops(batch: batchSize) / m / 1e9
-                let row = Row(model: spec.name, threads: t, imagesPerSecond: ips, gflops: gflops, sgemmGflops: peak,
-                              ratioToSgemm: gflops / peak, memoryMB: Double(max(0, peakRSS - rssModel)) / 1024,
-                              parameters: trainer.model.parameterCount)
-                _ = rssBefore
+            for name in modelNames {
+                let row = try runChild(model: name, threads: t)
                 rows.append(row)
-                print(String(format: "  %-22@ %2d thr: %7.1f img/s  %6.1f GFLOP/s  = %.2f× sgemm peak  memory %6.0f MB  (%d params, median of %d steps)",
-                             spec.name, t, ips, gflops, gflops / peak, row.memoryMB, row.parameters, steps))
+                print(String(format: "  %-22@ %2d thr: %7.1f img/s  %6.1f GFLOP/s  sgemm peak %6.1f GFLOP/s  ratio %.2f  memory %6.0f MB  (%d params)",
+                             row.model, t, row.imagesPerSecond, row.gflops, row.sgemmGflops, row.ratioToSgemm, row.memoryMB, row.parameters))
             }
         }
         if let json {
@@ -128,6 +112,52 @@ struct EngineBench: AsyncParsableCommand {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             try enc.encode(rows).write(to: URL(fileURLWithPath: json))
         }
+    }
+
+    /// Runs one configuration as `pba bench engine --child` and decodes its row.
+    func runChild(model: String, threads t: Int) throws -> Row {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
+        process.arguments = ["bench", "engine", "--child", "--threads", "\(t)", "--models", model, "--form", form,
+                             "--batch-size", "\(batchSize)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--input", input]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("benchmark of \(model) at \(t) threads failed (exit \(process.terminationStatus))") }
+        return try JSONDecoder().decode(Row.self, from: data)
+    }
+
+    func measure(model name: String, threads t: Int, form f: ModelSpec.Form, dims: [Int]) throws -> Row {
+        ComputeThreads.set(t)
+        let peak = measureSquareSgemm()
+        let parsed = try ModelSpec.parse(name, form: f)
+        let spec = try ModelSpec(depth: parsed.depth, widen: parsed.widen, form: parsed.form,
+                                 height: dims[0], width: dims[1], channels: dims[2], classes: 10)
+        var options = TrainingOptions()
+        options.epochs = 1
+        var g = SeededGenerator(seed: 1)
+        let x = Tensor(shape: [batchSize, dims[0], dims[1], dims[2]])
+        for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+        let labels = (0..<batchSize).map { _ in Int32(g.nextInt(below: 10)) }
+        let batch = Batch(images: x, labels: labels)
+        let trainer = Trainer(spec: spec, options: options)
+        let rssModel = procStatusKB("VmRSS") ?? 0
+        resetPeakRSS()
+        let clock = ContinuousClock()
+        var times: [Double] = []
+        for s in 0..<(warmup + steps) {
+            let start = clock.now
+            _ = trainer.trainStep(batch, totalSteps: 1000)
+            if s >= warmup { times.append(seconds(clock.now - start)) }
+        }
+        let peakRSS = procStatusKB("VmHWM") ?? 0
+        let m = median(times)
+        let gflops = trainer.model.trainingFlops(batch: batchSize) / m / 1e9
+        return Row(model: spec.name, threads: t, imagesPerSecond: Double(batchSize) / m, gflops: gflops, sgemmGflops: peak,
+                   ratioToSgemm: gflops / peak, memoryMB: Double(max(0, peakRSS - rssModel)) / 1024,
+                   parameters: trainer.model.parameterCount)
     }
 
     /// GFLOP/s of a 2048³ sgemm, best of 3 after a warm-up.

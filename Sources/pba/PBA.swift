@@ -6,7 +6,7 @@ struct PBA: AsyncParsableCommand {
         commandName: "pba",
         abstract: "Population Based Augmentation: learn data-augmentation schedules.",
         version: PBAVersion.string,
-        subcommands: [TrainCommand.self, BenchCommand.self])
+        subcommands: [TrainCommand.self, ScheduleCommand.self, BenchCommand.self])
 }
 
 enum PBAVersion {

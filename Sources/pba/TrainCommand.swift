@@ -73,7 +73,10 @@ struct TrainCommand: AsyncParsableCommand {
         guard gradientClip >= 0 else { throw ValidationError("--gradient-clip must be ≥ 0, got \(gradientClip)") }
         guard bnMomentum > 0, bnMomentum <= 1 else { throw ValidationError("--bn-momentum must be in (0, 1], got \(bnMomentum)") }
         guard ModelSpec.Form(rawValue: form) != nil else { throw ValidationError("--form must be pba or zagoruyko, got '\(form)'") }
-        do { _ = try ModelSpec.parse(model) } catch { throw ValidationError("--model: \(error)") }
+        do {
+            let parsed = try ModelSpec.parse(model)
+            _ = try ModelSpec(depth: parsed.depth, widen: parsed.widen)
+        } catch { throw ValidationError("--model: \(error)") }
         if let t = trainSize, t < 1 { throw ValidationError("--train-size must be ≥ 1, got \(t)") }
         if let v = validationSize, v < 0 { throw ValidationError("--validation-size must be ≥ 0, got \(v)") }
     }

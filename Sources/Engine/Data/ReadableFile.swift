@@ -132,7 +132,10 @@ func readPossiblyCompressedFile(path: String, limit: Int) throws(DatasetError) -
     var bytes: [UInt8] = []
     let chunk = 1 << 20
     var buffer = [UInt8](repeating: 0, count: chunk)
-    while bytes.count <= limit {
+    while true {
+        guard bytes.count <= limit else {
+            throw .unsupportedFormat(path: path, reason: "more than \(limit) bytes after decompression")
+        }
         let n = buffer.withUnsafeMutableBytes { b in gzread(gz, b.baseAddress, UInt32(chunk)) }
         if n < 0 {
             var code: Int32 = 0

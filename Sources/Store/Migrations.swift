@@ -1,0 +1,76 @@
+import GRDB
+
+/// The store's schema, as named migrations. A shipped migration is never edited: changes come
+/// as new migrations, because runs are data and must survive upgrades.
+enum StoreMigrations {
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1: runs, events, intervals, perturbations, checkpoints, schedules") { db in
+            try db.create(table: "run") { t in
+                t.primaryKey("id", .text)
+                t.column("createdAt", .datetime).notNull()
+                t.column("status", .text).notNull()
+                t.column("searchConfiguration", .text).notNull()
+                t.column("trainingConfiguration", .text).notNull()
+                t.column("seed", .integer).notNull()
+                t.column("pbaVersion", .text).notNull()
+                t.column("gitRevision", .text).notNull()
+                t.column("commandLine", .text).notNull()
+                t.column("finishedAt", .datetime)
+            }
+            try db.create(table: "searchEvent") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("sequence", .integer).notNull()
+                t.column("kind", .text).notNull()
+                t.column("payload", .text).notNull()
+                t.column("recordedAt", .datetime).notNull()
+                t.primaryKey(["runId", "sequence"])
+            }
+            try db.create(table: "interval") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("assignmentId", .integer).notNull()
+                t.column("member", .integer).notNull()
+                t.column("epochStart", .integer).notNull()
+                t.column("epochEnd", .integer).notNull()
+                t.column("policy", .text).notNull()
+                t.column("trainingSeed", .integer).notNull()
+                t.column("worker", .text)
+                t.column("startedAt", .datetime).notNull()
+                t.column("finishedAt", .datetime)
+                t.column("validationAccuracy", .double)
+                t.column("trainLoss", .double)
+                t.column("checkpointSha256", .text)
+                t.primaryKey(["runId", "assignmentId"])
+            }
+            try db.create(table: "perturbation") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("sequence", .integer).notNull()
+                t.column("target", .integer).notNull()
+                t.column("source", .integer).notNull()
+                t.column("targetEpoch", .integer).notNull()
+                t.column("sourceEpoch", .integer).notNull()
+                t.column("sourcePolicy", .text).notNull()
+                t.column("newPolicy", .text).notNull()
+                t.column("recordedAt", .datetime).notNull()
+                t.primaryKey(["runId", "sequence"])
+            }
+            try db.create(table: "checkpoint") { t in
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("assignmentId", .integer).notNull()
+                t.column("member", .integer).notNull()
+                t.column("epoch", .integer).notNull()
+                t.column("sha256", .text).notNull().indexed()
+                t.column("size", .integer).notNull()
+                t.column("createdAt", .datetime).notNull()
+                t.primaryKey(["runId", "assignmentId"])
+            }
+            try db.create(table: "schedule") { t in
+                t.autoIncrementedPrimaryKey("rowid")
+                t.column("runId", .text).notNull().references("run", onDelete: .cascade)
+                t.column("createdAt", .datetime).notNull()
+                t.column("document", .text).notNull()
+            }
+        }
+        return m
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import GRDB
+
+/// One search run: its configuration and where it stands.
+public struct RunRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "run"
+    public enum Status: String, Codable, Sendable { case running, finished, failed, stopped }
+
+    public var id: String
+    public var createdAt: Date
+    public var status: Status
+    /// `SearchConfiguration` as JSON.
+    public var searchConfiguration: String
+    /// Training setup (data, model, options) as JSON, opaque to the store.
+    public var trainingConfiguration: String
+    public var seed: Int64
+    public var pbaVersion: String
+    public var gitRevision: String
+    public var commandLine: String
+    public var finishedAt: Date?
+
+    public init(id: String, createdAt: Date, status: Status, searchConfiguration: String, trainingConfiguration: String,
+                seed: UInt64, pbaVersion: String, gitRevision: String, commandLine: String, finishedAt: Date? = nil) {
+        self.id = id; self.createdAt = createdAt; self.status = status
+        self.searchConfiguration = searchConfiguration; self.trainingConfiguration = trainingConfiguration
+        self.seed = Int64(bitPattern: seed); self.pbaVersion = pbaVersion; self.gitRevision = gitRevision
+        self.commandLine = commandLine; self.finishedAt = finishedAt
+    }
+
+    public enum Columns {
+        public static let id = Column(CodingKeys.id)
+        public static let status = Column(CodingKeys.status)
+        public static let createdAt = Column(CodingKeys.createdAt)
+    }
+}
+
+/// One event of a run's search, in order. Replaying them rebuilds the search state.
+struct SearchEventRecord: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "searchEvent"
+    var runId: String
+    var sequence: Int64
+    var kind: String
+    /// `SearchEvent` as JSON.
+    var payload: String
+    var recordedAt: Date
+
+    enum Columns {
+        static let runId = Column(CodingKeys.runId)
+        static let sequence = Column(CodingKeys.sequence)
+    }
+}
+
+/// One assignment of a run: a member trained over an epoch range, and its result once back.
+public struct IntervalRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "interval"
+    public var runId: String
+    public var assignmentId: Int64
+    public var member: Int
+    public var epochStart: Int
+    public var epochEnd: Int
+    /// The policy's integers as a JSON array.
+    public var policy: String
+    public var trainingSeed: Int64
+    public var worker: String?
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var validationAccuracy: Double?
+    public var trainLoss: Double?
+    /// SHA-256 of the checkpoint written at the end, if kept.
+    public var checkpointSha256: String?
+
+    public enum Columns {
+        public static let runId = Column(CodingKeys.runId)
+        public static let assignmentId = Column(CodingKeys.assignmentId)
+        public static let finishedAt = Column(CodingKeys.finishedAt)
+    }
+}
+
+/// A perturbation, as a Ray Tune `pbt_policy` line holds it. Append-only.
+public struct PerturbationRow: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "perturbation"
+    public var runId: String
+    public var sequence: Int64
+    public var target: Int
+    public var source: Int
+    public var targetEpoch: Int
+    public var sourceEpoch: Int
+    public var sourcePolicy: String
+    public var newPolicy: String
+    public var recordedAt: Date
+
+    public enum Columns {
+        public static let runId = Column(CodingKeys.runId)
+        public static let sequence = Column(CodingKeys.sequence)
+    }
+}
+
+/// A checkpoint kept for a run: the training state at the end of an assignment.
+/// The bytes live in a content-addressed file next to the database (see `CheckpointFiles`).
+public struct CheckpointRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "checkpoint"
+    public var runId: String
+    public var assignmentId: Int64
+    public var member: Int
+    public var epoch: Int
+    public var sha256: String
+    public var size: Int64
+    public var createdAt: Date
+
+    public enum Columns {
+        public static let runId = Column(CodingKeys.runId)
+        public static let assignmentId = Column(CodingKeys.assignmentId)
+        public static let sha256 = Column(CodingKeys.sha256)
+    }
+}
+
+/// A schedule exported from a run.
+public struct ScheduleRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "schedule"
+    public var runId: String
+    public var createdAt: Date
+    public var document: String
+
+    public enum Columns {
+        public static let runId = Column(CodingKeys.runId)
+    }
+}

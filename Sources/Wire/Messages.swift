@@ -1,0 +1,138 @@
+/// The messages coordinator and workers exchange. The codec (`WireCodec`) is pure; the transport
+/// (`ZMQSocket`) only moves the resulting bytes.
+public enum WireMessage: Equatable, Sendable {
+    /// Worker → coordinator, first message: who it is.
+    case hello(Hello)
+    /// Coordinator → worker: accepted; what to load and how to train.
+    case welcome(Welcome)
+    /// Worker → coordinator: data loaded (fingerprint), ready for work.
+    case ready(Ready)
+    /// Worker → coordinator: give me work.
+    case request
+    /// Coordinator → worker: train this.
+    case assign(Assign)
+    /// Coordinator → worker: nothing to do now; ask again after the delay.
+    case noWork(retryAfterMilliseconds: UInt32)
+    /// Worker → coordinator: an assignment's result and new checkpoint.
+    case result(ResultMessage)
+    /// Either way: still alive.
+    case heartbeat
+    /// Either way: refused or failed, with a reason to log.
+    case error(ErrorMessage)
+    /// Either way: leaving (the coordinator sends it when the run is over).
+    case bye(reason: String)
+
+    public var type: MessageType {
+        switch self {
+        case .hello: return .hello
+        case .welcome: return .welcome
+        case .ready: return .ready
+        case .request: return .request
+        case .assign: return .assign
+        case .noWork: return .noWork
+        case .result: return .result
+        case .heartbeat: return .heartbeat
+        case .error: return .error
+        case .bye: return .bye
+        }
+    }
+}
+
+public enum MessageType: UInt8, Sendable, CaseIterable {
+    case hello = 1, welcome = 2, ready = 3, request = 4, assign = 5, noWork = 6, result = 7, heartbeat = 8, error = 9, bye = 10
+}
+
+public struct Hello: Equatable, Sendable {
+    public var workerId: String
+    public var pbaVersion: String
+    public var protocolVersion: UInt16
+    public var threads: UInt32
+    public var hostname: String
+    public init(workerId: String, pbaVersion: String, protocolVersion: UInt16, threads: UInt32, hostname: String) {
+        self.workerId = workerId; self.pbaVersion = pbaVersion; self.protocolVersion = protocolVersion
+        self.threads = threads; self.hostname = hostname
+    }
+}
+
+public struct Welcome: Equatable, Sendable {
+    public var runId: String
+    /// The job description (data, model, training options) as JSON, decoded by the worker.
+    public var job: String
+    public var heartbeatMilliseconds: UInt32
+    public init(runId: String, job: String, heartbeatMilliseconds: UInt32) {
+        self.runId = runId; self.job = job; self.heartbeatMilliseconds = heartbeatMilliseconds
+    }
+}
+
+public struct Ready: Equatable, Sendable {
+    /// SHA-256 (hex) of the data the worker loaded; must equal the run's.
+    public var dataFingerprint: String
+    public init(dataFingerprint: String) { self.dataFingerprint = dataFingerprint }
+}
+
+/// What kind of work an assignment is.
+public enum JobKind: UInt8, Sendable {
+    /// An interval of a population search: train, report validation accuracy.
+    case searchInterval = 1
+    /// One (candidate, seed) cell of an evaluation: train, report test accuracy.
+    case evaluationCell = 2
+}
+
+/// How training batches are augmented, as a tagged value.
+public enum AugmentationSpec: Equatable, Sendable {
+    /// A policy: operation names and the 4·n integers.
+    case policy(operations: [String], values: [Int])
+    /// A schedule document (JSON), stretched to the job's epochs.
+    case schedule(json: String)
+    /// A named baseline (none, base, cutout, randaugment, trivialaugment, autoaugment).
+    case baseline(name: String)
+}
+
+/// Where the assignment's weights start from.
+public enum CheckpointPayload: Equatable, Sendable {
+    /// Fresh weights from this seed.
+    case initial(weightSeed: UInt64)
+    /// A training-state checkpoint file's bytes, with their SHA-256 (hex).
+    case bytes([UInt8], sha256: String)
+}
+
+public struct Assign: Equatable, Sendable {
+    public var assignmentId: UInt64
+    public var kind: JobKind
+    public var member: UInt32
+    public var epochStart: UInt32
+    public var epochEnd: UInt32
+    public var trainingSeed: UInt64
+    public var augmentation: AugmentationSpec
+    public var checkpoint: CheckpointPayload
+    public init(assignmentId: UInt64, kind: JobKind, member: UInt32, epochStart: UInt32, epochEnd: UInt32,
+                trainingSeed: UInt64, augmentation: AugmentationSpec, checkpoint: CheckpointPayload) {
+        self.assignmentId = assignmentId; self.kind = kind; self.member = member
+        self.epochStart = epochStart; self.epochEnd = epochEnd; self.trainingSeed = trainingSeed
+        self.augmentation = augmentation; self.checkpoint = checkpoint
+    }
+}
+
+public struct ResultMessage: Equatable, Sendable {
+    public var assignmentId: UInt64
+    public var accuracy: Double
+    public var trainLoss: Double
+    public var seconds: Double
+    /// The training state at the end, checkpoint-file bytes, with their SHA-256 (hex).
+    public var checkpoint: [UInt8]
+    public var sha256: String
+    public init(assignmentId: UInt64, accuracy: Double, trainLoss: Double, seconds: Double, checkpoint: [UInt8], sha256: String) {
+        self.assignmentId = assignmentId; self.accuracy = accuracy; self.trainLoss = trainLoss
+        self.seconds = seconds; self.checkpoint = checkpoint; self.sha256 = sha256
+    }
+}
+
+public struct ErrorMessage: Equatable, Sendable {
+    public enum Code: UInt16, Sendable {
+        case refused = 1, badMessage = 2, versionMismatch = 3, dataMismatch = 4, checksumMismatch = 5, internalError = 6
+        case unknown = 0xFFFF
+    }
+    public var code: Code
+    public var message: String
+    public init(code: Code, message: String) { self.code = code; self.message = message }
+}
