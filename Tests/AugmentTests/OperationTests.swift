@@ -121,7 +121,7 @@ final class OperationTests: XCTestCase {
             XCTAssertEqual(x, image, name)
         }
         var b = image
-        try applyOperation(BrightnessOperation(), OperationArguments(parameter: 1.0), to: &b, fill: fill)
+        applyOperation(BrightnessOperation(), OperationArguments(parameter: 1.0), to: &b, fill: fill)
         XCTAssertEqual(b, image, "enhance factor 1 is the identity")
     }
 
