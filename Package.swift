@@ -24,9 +24,11 @@ let package = Package(
         .target(name: "Search", dependencies: ["Augment"]),
         .target(name: "Schedule", dependencies: ["Search", "Augment"]),
         .target(name: "Store", dependencies: ["Search", "Schedule", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Wire", dependencies: ["Engine", "CZeroMQ"]),
+        .target(name: "Wire", dependencies: ["Engine", "Augment", "CZeroMQ"]),
+        .target(name: "Worker", dependencies: ["Wire", "Engine", "Augment", "Schedule", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Coordinator", dependencies: ["Wire", "Store", "Search", "Schedule", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "pba", dependencies: [
-            "Engine", "Augment", "Search", "Schedule", "Store", "Wire",
+            "Engine", "Augment", "Search", "Schedule", "Store", "Wire", "Worker", "Coordinator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -136,3 +136,8 @@ public struct ErrorMessage: Equatable, Sendable {
     public var message: String
     public init(code: Code, message: String) { self.code = code; self.message = message }
 }
+
+/// The pba release a process runs: workers and coordinators of different releases refuse each other.
+public enum PBARelease {
+    public static let version = "0.1.0"
+}

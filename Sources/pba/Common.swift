@@ -30,6 +30,8 @@ struct ComputeOptions: ParsableArguments {
 
 /// Set by SIGINT/SIGTERM; long loops poll it and stop cleanly.
 let stopRequested = Atomic<Bool>(false)
+/// Set by a second SIGINT/SIGTERM: stop now, without draining.
+let abortRequested = Atomic<Bool>(false)
 nonisolated(unsafe) private var signalSources: [DispatchSourceSignal] = []
 
 /// Installs SIGINT/SIGTERM handlers that ask the running job to stop at its next safe point; a
@@ -40,6 +42,7 @@ func installStopHandlers(_ logger: Logger) {
         let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
         source.setEventHandler {
             if stopRequested.exchange(true, ordering: .relaxed) {
+                abortRequested.store(true, ordering: .relaxed)
                 FileHandle.standardError.write("second signal: exiting now\n".data(using: .utf8)!)
                 exit(130)
             }

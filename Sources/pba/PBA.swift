@@ -1,4 +1,5 @@
 import ArgumentParser
+import Wire
 
 @main
 struct PBA: AsyncParsableCommand {
@@ -6,9 +7,9 @@ struct PBA: AsyncParsableCommand {
         commandName: "pba",
         abstract: "Population Based Augmentation: learn data-augmentation schedules.",
         version: PBAVersion.string,
-        subcommands: [TrainCommand.self, ScheduleCommand.self, BenchCommand.self])
+        subcommands: [SearchCommand.self, CoordinatorCommand.self, WorkerCommand.self, TrainCommand.self, AugmentCommand.self, ScheduleCommand.self, BenchCommand.self])
 }
 
 enum PBAVersion {
-    static let string = "0.1.0"
+    static let string = PBARelease.version
 }

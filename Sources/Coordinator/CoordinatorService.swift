@@ -1,0 +1,282 @@
+import Foundation
+import Logging
+import Engine
+import Search
+import Schedule
+import Store
+import Wire
+
+/// The coordinator: owns the search state machine and the store, hands out assignments to any
+/// number of workers over ZeroMQ, and collects their results. Each search event and everything it
+/// causes is committed before the reply goes out, so killing the process at any point loses
+/// nothing that was acknowledged.
+///
+/// This class is the `switch` over `SearchAction`s; every decision is `PopulationSearch`'s.
+public final class CoordinatorService {
+    public struct Settings: Sendable {
+        public var bind: String
+        public var heartbeatMilliseconds = 1000
+        /// A worker silent this long is dropped and its assignment requeued.
+        public var workerTimeoutMilliseconds = 15_000
+        public var maximumFrameSize = WireCodec.defaultMaximumFrameSize
+        /// Test-only fault injection: exit the process right after this many committed results.
+        public var exitAfterResults: Int?
+        public init(bind: String) { self.bind = bind }
+    }
+
+    public enum Exit: Sendable {
+        case finished(SearchOutcome)
+        case stopped
+    }
+
+    /// What the coordinator knows about a worker.
+    public struct WorkerInfo: Sendable {
+        public var id: String
+        public var hostname: String
+        public var threads: Int
+        public var ready = false
+        public var assignment: AssignmentID?
+        public var lastSeen: Date
+        public var completed = 0
+        public var busySeconds = 0.0
+    }
+
+    let store: Store
+    let runId: String
+    let job: JobDescription
+    let jobJSON: String
+    let settings: Settings
+    let logger: Logger
+    let scheduleContext: ScheduleContext
+    public private(set) var search: PopulationSearch
+    public private(set) var workers: [String: WorkerInfo] = [:]
+    public private(set) var boundEndpoint = ""
+    private var socket: ZMQSocket!
+    private let context = ZMQContext()
+    private var requestCounter: UInt64 = 0
+    private var committedResults = 0
+    /// Called on the coordinator's thread after every committed event (progress display).
+    public var onChange: ((CoordinatorService) -> Void)?
+
+    public init(store: Store, runId: String, search: PopulationSearch, job: JobDescription,
+                scheduleContext: ScheduleContext, settings: Settings, logger: Logger) throws {
+        self.store = store
+        self.runId = runId
+        self.search = search
+        self.job = job
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        jobJSON = String(decoding: try encoder.encode(job), as: UTF8.self)
+        self.scheduleContext = scheduleContext
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// Binds the socket (separately from `run`, so a caller can learn the endpoint first).
+    public func bind() throws {
+        socket = try ZMQSocket(context: context, kind: .router, maximumMessageSize: settings.maximumFrameSize)
+        try socket.bind(settings.bind)
+        boundEndpoint = socket.lastEndpoint
+        logger.info("coordinator for run \(runId) listening on \(boundEndpoint)")
+    }
+
+    /// Serves workers until the search finishes or `stopRequested()`; on stop, hands out no more
+    /// work, tells workers BYE, and returns (in-flight assignments are reissued on restart).
+    public func run(stopRequested: () -> Bool) throws -> Exit {
+        if socket == nil { try bind() }
+        var lastHeartbeat = Date.distantPast
+        while true {
+            if let outcome = search.outcome {
+                try finishRun(outcome)
+                return .finished(outcome)
+            }
+            if stopRequested() {
+                broadcast(.bye(reason: "coordinator stopping"))
+                try store.setStatus(run: runId, .stopped)
+                return .stopped
+            }
+            let now = Date()
+            if now.timeIntervalSince(lastHeartbeat) * 1000 >= Double(settings.heartbeatMilliseconds) {
+                lastHeartbeat = now
+                broadcast(.heartbeat)
+                try dropSilentWorkers(now: now)
+            }
+            guard let parts = try socket.receive(timeoutMilliseconds: 100) else { continue }
+            guard parts.count == 2, let identity = String(validating: parts[0], as: UTF8.self) else {
+                logger.warning("dropping a message with \(parts.count) parts or a non-UTF-8 identity")
+                continue
+            }
+            let envelope: Envelope
+            do {
+                envelope = try WireCodec.decode(parts[1], maximumFrameSize: settings.maximumFrameSize)
+            } catch {
+                logger.warning("rejected frame from \(identity.debugDescription): \(error)")
+                reply(identity, 0, .error(ErrorMessage(code: .badMessage, message: "\(error)")))
+                continue
+            }
+            try handle(envelope, from: identity)
+        }
+    }
+
+    func handle(_ envelope: Envelope, from id: String) throws {
+        workers[id]?.lastSeen = Date()
+        let rid = envelope.requestId
+        switch envelope.message {
+        case let .hello(h):
+            guard h.protocolVersion == WireCodec.protocolVersion, h.pbaVersion == PBARelease.version else {
+                logger.warning("refusing worker \(id): pba \(h.pbaVersion) protocol \(h.protocolVersion)")
+                reply(id, rid, .error(ErrorMessage(code: .versionMismatch,
+                    message: "worker runs pba \(h.pbaVersion) (protocol \(h.protocolVersion)); this run needs pba \(PBARelease.version) (protocol \(WireCodec.protocolVersion))")))
+                return
+            }
+            if let previous = workers[id]?.assignment { try lose(previous, worker: id, reason: "worker said hello again") }
+            workers[id] = WorkerInfo(id: id, hostname: h.hostname, threads: Int(h.threads), lastSeen: Date())
+            logger.info("worker \(id) on \(h.hostname) (\(h.threads) threads) joined")
+            reply(id, rid, .welcome(Welcome(runId: runId, job: jobJSON, heartbeatMilliseconds: UInt32(settings.heartbeatMilliseconds))))
+        case let .ready(r):
+            guard workers[id] != nil else { return refuseUnknown(id, rid) }
+            guard r.dataFingerprint == job.dataFingerprint else {
+                logger.warning("refusing worker \(id): its data fingerprint \(r.dataFingerprint.prefix(12)) ≠ the run's \(job.dataFingerprint.prefix(12))")
+                reply(id, rid, .error(ErrorMessage(code: .dataMismatch,
+                    message: "the data you loaded (fingerprint \(r.dataFingerprint.prefix(16))) is not this run's (\(job.dataFingerprint.prefix(16)))")))
+                workers[id] = nil
+                return
+            }
+            workers[id]?.ready = true
+        case .request:
+            guard let w = workers[id], w.ready else { return refuseUnknown(id, rid) }
+            if w.assignment != nil {
+                reply(id, rid, .noWork(retryAfterMilliseconds: 500))
+                return
+            }
+            try assignWork(to: id, rid)
+        case let .result(r):
+            guard workers[id] != nil else { return refuseUnknown(id, rid) }
+            try record(r, from: id)
+        case .heartbeat:
+            break
+        case let .error(e):
+            logger.warning("worker \(id) reports: \(e.message)")
+            if let a = workers[id]?.assignment { try lose(a, worker: id, reason: "worker reported an error") }
+        case let .bye(reason):
+            logger.info("worker \(id) left: \(reason)")
+            if let a = workers[id]?.assignment { try lose(a, worker: id, reason: "worker left") }
+            workers[id] = nil
+        case .welcome, .assign, .noWork:
+            reply(id, rid, .error(ErrorMessage(code: .badMessage, message: "\(envelope.message.type) is not a worker's message")))
+        }
+    }
+
+    private func refuseUnknown(_ id: String, _ rid: UInt64) {
+        reply(id, rid, .error(ErrorMessage(code: .badMessage, message: "say HELLO and READY first")))
+    }
+
+    private func assignWork(to id: String, _ rid: UInt64) throws {
+        let actions = search.assignmentRequested()
+        guard let assignment = actions.compactMap({ if case let .train(a) = $0 { return a } else { return nil } }).first else {
+            reply(id, rid, .noWork(retryAfterMilliseconds: 300))
+            return
+        }
+        let checkpoint: CheckpointPayload
+        switch assignment.checkpoint {
+        case let .initial(_, weightSeed):
+            checkpoint = .initial(weightSeed: weightSeed)
+        case let .producedBy(source):
+            do {
+                let bytes = try store.checkpointBytes(run: runId, assignment: source)
+                checkpoint = .bytes(bytes, sha256: SHA256.hex(SHA256.hash(bytes)))
+            } catch {
+                // The search must not continue from a checkpoint it cannot read: stop loudly.
+                logger.critical("checkpoint of \(source) needed by member \(assignment.member) is unusable: \(error)")
+                throw error
+            }
+        }
+        try store.commit(run: runId, event: .assignmentRequested, actions: actions, worker: id)
+        workers[id]?.assignment = assignment.id
+        reply(id, rid, .assign(Assign(assignmentId: assignment.id.rawValue, kind: .searchInterval, member: UInt32(assignment.member),
+                                      epochStart: UInt32(assignment.epochs.lowerBound), epochEnd: UInt32(assignment.epochs.upperBound),
+                                      trainingSeed: assignment.trainingSeed,
+                                      augmentation: .policy(operations: assignment.policy.operations.names, values: assignment.policy.values),
+                                      checkpoint: checkpoint)))
+        onChange?(self)
+    }
+
+    private func record(_ r: ResultMessage, from id: String) throws {
+        let aid = AssignmentID(rawValue: r.assignmentId)
+        if workers[id]?.assignment == aid {
+            workers[id]?.assignment = nil
+            workers[id]?.completed += 1
+            workers[id]?.busySeconds += r.seconds
+        }
+        let result = IntervalResult(assignment: aid, validationAccuracy: r.accuracy, trainLoss: r.trainLoss)
+        var probe = search
+        let actions = probe.assignmentFinished(result)
+        if let reason = actions.compactMap({ if case let .ignoreResult(_, why) = $0 { return why } else { return nil } }).first {
+            logger.notice("ignoring result for \(aid) from \(id): \(reason)")
+            return
+        }
+        let produced = try store.writeCheckpoint(r.checkpoint)
+        let outcome = try store.commit(run: runId, event: .assignmentFinished(result), actions: actions, worker: id,
+                                       checkpoint: produced, keepCheckpoints: probe.referencedCheckpoints)
+        guard case .committed = outcome else {
+            logger.notice("result for \(aid) was already recorded; not counted twice")
+            return
+        }
+        search = probe
+        committedResults += 1
+        for action in actions {
+            if case let .recordPerturbation(p) = action {
+                logger.info("member \(p.target) (epoch \(p.targetEpoch)) copies member \(p.source) (epoch \(p.sourceEpoch)) and explores")
+            }
+        }
+        onChange?(self)
+        if let limit = settings.exitAfterResults, committedResults >= limit {
+            logger.critical("fault injection: exiting after \(committedResults) committed results")
+            exit(99)
+        }
+    }
+
+    private func lose(_ aid: AssignmentID, worker id: String, reason: String) throws {
+        workers[id]?.assignment = nil
+        var probe = search
+        _ = probe.assignmentLost(aid)
+        guard probe != search else { return }
+        try store.commit(run: runId, event: .assignmentLost(aid), actions: [], worker: id, keepCheckpoints: probe.referencedCheckpoints)
+        search = probe
+        logger.warning("\(aid) requeued: \(reason)")
+        onChange?(self)
+    }
+
+    private func dropSilentWorkers(now: Date) throws {
+        for (id, w) in workers where now.timeIntervalSince(w.lastSeen) * 1000 > Double(settings.workerTimeoutMilliseconds) {
+            logger.warning("worker \(id) silent for \(Int(now.timeIntervalSince(w.lastSeen))) s: dropped")
+            if let a = w.assignment { try lose(a, worker: id, reason: "worker \(id) timed out") }
+            workers[id] = nil
+        }
+    }
+
+    private func finishRun(_ outcome: SearchOutcome) throws {
+        if try store.latestSchedule(run: runId) == nil {
+            var context = scheduleContext
+            context.provenance.runID = runId
+            context.provenance.finalValidationAccuracy = outcome.validationAccuracy
+            let schedule = AugmentationSchedule(outcome: outcome, configuration: search.configuration, context: context)
+            let json = try schedule.jsonData()
+            try store.saveSchedule(run: runId, document: String(decoding: json, as: UTF8.self))
+        }
+        try store.setStatus(run: runId, .finished)
+        broadcast(.bye(reason: "run \(runId) finished"))
+        logger.info("run \(runId) finished: best member \(outcome.bestMember), validation accuracy \(String(format: "%.4f", outcome.validationAccuracy))")
+    }
+
+    private func reply(_ id: String, _ rid: UInt64, _ m: WireMessage) {
+        do { try socket.send([Array(id.utf8), WireCodec.encode(Envelope(requestId: rid, message: m))]) } catch {
+            logger.warning("cannot send \(m.type) to \(id): \(error)")
+        }
+    }
+
+    private func broadcast(_ m: WireMessage) {
+        requestCounter &+= 1
+        for id in workers.keys { reply(id, requestCounter, m) }
+    }
+}

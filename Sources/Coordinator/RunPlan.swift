@@ -1,0 +1,130 @@
+import Foundation
+import Engine
+import Search
+import Schedule
+import Wire
+import Tensor
+
+/// A search to run: a preset plus overrides, turned into the job every worker trains and the
+/// search configuration. `pba search` and `pba coordinator --config` read the same fields.
+public struct RunPlan: Codable, Hashable, Sendable {
+    public enum Preset: String, Codable, Sendable, CaseIterable {
+        /// Fashion-MNIST, WRN-10-1, 16 members, 12 epochs on 2 000 images: minutes on 2 cores.
+        case demo
+        /// cifar10-mini-sized reduced CIFAR-10 on CPU: WRN-10-1, 16 members, 30 epochs on 4 000 images.
+        case reducedCIFAR10 = "reduced-cifar10"
+        /// PBA's configuration: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs.
+        case paper
+    }
+
+    public var preset: Preset = .demo
+    public var data: String?
+    public var model: String?
+    public var form: String?
+    public var trainSize: Int?
+    public var validationSize: Int?
+    public var population: Int?
+    public var epochs: Int?
+    public var interval: Int?
+    public var mode: SearchConfiguration.Mode?
+    public var batchSize: Int?
+    public var learningRate: Double?
+    public var cutout: Int?
+    public var flip: Bool?
+    public var seed: UInt64?
+
+    public init(preset: Preset = .demo) { self.preset = preset }
+
+    struct Defaults {
+        var data: String, model: String, trainSize: Int, validationSize: Int, population: Int, epochs: Int,
+            interval: Int, cutout: Int, flip: Bool
+    }
+
+    var defaults: Defaults {
+        switch preset {
+        case .demo:
+            return Defaults(data: "fashion-mnist", model: "wrn-10-1", trainSize: 2000, validationSize: 500, population: 16,
+                            epochs: 12, interval: 3, cutout: 8, flip: true)
+        case .reducedCIFAR10:
+            return Defaults(data: "cifar10:../shared/data/cifar10-mini", model: "wrn-10-1", trainSize: 4000, validationSize: 1085,
+                            population: 16, epochs: 30, interval: 3, cutout: 16, flip: true)
+        case .paper:
+            return Defaults(data: "cifar10:cifar-10-batches-bin", model: "wrn-40-2", trainSize: 4000, validationSize: 1000,
+                            population: 16, epochs: 200, interval: 3, cutout: 16, flip: true)
+        }
+    }
+
+    /// The data source string this plan loads.
+    public var dataSource: String { data ?? defaults.data }
+
+    /// Builds the job and search configuration for data already loaded (its fingerprint binds
+    /// the workers to the same data).
+    public func resolve(train: Dataset, test: Dataset) throws -> (job: JobDescription, search: SearchConfiguration) {
+        let d = defaults
+        let parsed = try ModelSpec.parse(model ?? d.model, form: form.flatMap { ModelSpec.Form(rawValue: $0) })
+        let spec = try ModelSpec(depth: parsed.depth, widen: parsed.widen, form: parsed.form, height: train.height,
+                                 width: train.width, channels: train.channels, classes: train.classCount)
+        let runSeed = seed ?? 0
+        var options = TrainingOptions()
+        options.epochs = epochs ?? d.epochs
+        options.batchSize = batchSize ?? options.batchSize
+        if let lr = learningRate { options.sgd.learningRate = lr }
+        options.seed = runSeed
+        let job = JobDescription(data: dataSource, trainSize: trainSize ?? d.trainSize, validationSize: validationSize ?? d.validationSize,
+                                 splitSeed: runSeed, model: spec, options: options, padding: 4, flip: flip ?? d.flip,
+                                 cutout: cutout ?? d.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
+        guard job.trainSize + job.validationSize <= train.count else {
+            throw RunPlanError("\(dataSource) has \(train.count) training images; train \(job.trainSize) + validation \(job.validationSize) do not fit")
+        }
+        let search = SearchConfiguration(populationSize: population ?? d.population, epochs: options.epochs,
+                                         perturbationInterval: interval ?? d.interval, mode: mode ?? .asynchronous, seed: runSeed)
+        try search.validate()
+        return (job, search)
+    }
+}
+
+public struct RunPlanError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// The schedule context (data set, model, base augmentation, provenance) of a job.
+public func scheduleContext(job: JobDescription, normalization: Normalization, commandLine: [String], threads: Int) -> ScheduleContext {
+    ScheduleContext(
+        dataset: DatasetDescription(name: job.data, trainingImages: job.trainSize),
+        model: ModelDescription(name: job.model.name),
+        baseAugmentation: Schedule.BaseAugmentation(padding: job.padding, randomCrop: job.padding > 0, horizontalFlip: job.flip,
+                                                    cutoutSize: job.cutout, fill: "dataset-mean",
+                                                    normalizationMean: normalization.mean.map(Double.init),
+                                                    normalizationStd: normalization.std.map(Double.init)),
+        provenance: ScheduleProvenance(commandLine: commandLine, pbaVersion: PBARelease.version, gitRevision: GitRevision.current,
+                                       cpu: cpuModelName(), blas: BLAS.coreName, threads: threads))
+}
+
+func cpuModelName() -> String? {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
+    for line in text.split(separator: "\n") where line.hasPrefix("model name") {
+        return line.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+    return nil
+}
+
+/// The git revision pba was built from, when built inside a checkout (`PBA_GIT_REVISION` wins).
+public enum GitRevision {
+    public static let current: String? = {
+        if let env = ProcessInfo.processInfo.environment["PBA_GIT_REVISION"], !env.isEmpty { return env }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/git")
+        process.arguments = ["-C", executable.path, "rev-parse", "--short=12", "HEAD"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : text
+    }()
+}

@@ -1,0 +1,117 @@
+import Foundation
+import Engine
+import Augment
+import Tensor
+import Wire
+
+public enum WorkerError: Error, CustomStringConvertible {
+    case badAssignment(String)
+    case checkpoint(String)
+    case data(String)
+    public var description: String {
+        switch self {
+        case let .badAssignment(m): return "bad assignment: \(m)"
+        case let .checkpoint(m): return "checkpoint: \(m)"
+        case let .data(m): return "data: \(m)"
+        }
+    }
+}
+
+/// Trains assignments of a job on data loaded once: restore or initialise the model, train the
+/// epoch range with the assignment's augmentation, evaluate, and return the result with the new
+/// training state.
+public final class IntervalTrainer {
+    public let job: JobDescription
+    public let split: DataSplit
+    public let test: Dataset
+    public let normalization: Normalization
+    let shape: ImageShape
+    let fill: FillColor
+    public var shouldStop: @Sendable () -> Bool = { false }
+
+    public init(job: JobDescription, train: Dataset, test: Dataset) throws {
+        self.job = job
+        do {
+            split = try DataSplit(train, trainSize: job.trainSize, validationSize: job.validationSize, seed: job.splitSeed)
+        } catch { throw WorkerError.data("\(error)") }
+        self.test = test
+        let stats = split.train.channelStatistics()
+        normalization = Normalization(mean: stats.mean, std: stats.std)
+        do {
+            shape = try ImageShape(width: train.width, height: train.height, channels: train.channels)
+            // Uncovered pixels take the data set's per-channel mean (PBA's intended fill).
+            fill = try FillColor(stats.mean.map { UInt8(clamping: Int(($0 * 255).rounded())) })
+        } catch { throw WorkerError.data("\(error)") }
+    }
+
+    /// The augmentation an assignment asks for, per epoch.
+    func augmentation(for spec: AugmentationSpec) throws -> @Sendable (Int) -> Augmentation {
+        let base = job.base
+        switch spec {
+        case let .policy(operations, values):
+            let policy: Policy
+            do { policy = try Policy(values: values, operations: OperationSet(names: operations)) } catch {
+                throw WorkerError.badAssignment("\(error)")
+            }
+            let resolved: ResolvedPolicy
+            do { resolved = try ResolvedPolicy(policy) } catch { throw WorkerError.badAssignment("\(error)") }
+            let a = Augmentation(policy: resolved, base: base)
+            return { _ in a }
+        case let .baseline(name):
+            let b: Baseline
+            do { b = try Baseline(name: name) } catch { throw WorkerError.badAssignment("\(error)") }
+            let a = Augmentation(baseline: b, base: base)
+            return { _ in a }
+        case .schedule:
+            throw WorkerError.badAssignment("schedule augmentation is not supported for search intervals")
+        }
+    }
+
+    public struct Outcome {
+        public var accuracy: Double
+        public var trainLoss: Double
+        public var seconds: Double
+        public var checkpoint: [UInt8]
+    }
+
+    /// Trains one assignment. Returns nil if stopped part-way.
+    public func run(_ a: Assign) throws -> Outcome? {
+        let start = Date()
+        let trainer: Trainer
+        switch a.checkpoint {
+        case let .initial(weightSeed):
+            var options = job.options
+            options.seed = weightSeed
+            trainer = Trainer(spec: job.model, options: options)
+        case let .bytes(bytes, _):
+            let file: CheckpointFile
+            do { file = try CheckpointFile(decoding: bytes, path: "assignment \(a.assignmentId)") } catch {
+                throw WorkerError.checkpoint("\(error)")
+            }
+            trainer = try TrainingCheckpoint.restore(from: file, source: "assignment \(a.assignmentId)").trainer
+        }
+        guard trainer.model.spec == job.model else { throw WorkerError.badAssignment("checkpoint model \(trainer.model.spec) is not the job's \(job.model)") }
+        guard trainer.progress.epoch == Int(a.epochStart) else {
+            throw WorkerError.badAssignment("checkpoint is at epoch \(trainer.progress.epoch), assignment starts at \(a.epochStart)")
+        }
+        trainer.shouldStop = shouldStop
+        let source: AugmentedBatches
+        do {
+            source = try AugmentedBatches(images: split.train.images, labels: split.train.labels, shape: shape,
+                                          batchSize: job.options.batchSize, seed: a.trainingSeed, normalization: normalization,
+                                          fill: fill, workers: 1, augmentation: try augmentation(for: a.augmentation))
+        } catch let e as WorkerError { throw e } catch { throw WorkerError.badAssignment("\(error)") }
+        var lossSum = 0.0, epochs = 0
+        while trainer.progress.epoch < Int(a.epochEnd) {
+            guard let m = trainer.trainEpoch(source) else { return nil }
+            lossSum += m.loss
+            epochs += 1
+        }
+        let evaluation = a.kind == .evaluationCell
+            ? trainer.evaluate(images: test.images, labels: test.labels, normalization: normalization)
+            : trainer.evaluate(images: split.validation.images, labels: split.validation.labels, normalization: normalization)
+        let bytes = try TrainingCheckpoint.file(of: trainer, normalization: normalization).encoded()
+        return Outcome(accuracy: evaluation.accuracy, trainLoss: epochs > 0 ? lossSum / Double(epochs) : 0,
+                       seconds: Date().timeIntervalSince(start), checkpoint: bytes)
+    }
+}

@@ -1,0 +1,255 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Coordinator
+import Engine
+import Schedule
+import Search
+import Store
+import Tensor
+import Wire
+import Worker
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Serve a population search to workers over ZeroMQ (the systemd service).",
+        discussion: """
+        Resumes the newest unfinished run in --db, or creates one from the plan options. Workers \
+        connect with `pba worker --connect tcp://HOST:PORT`. SIGTERM/SIGINT stop handing out work, \
+        tell workers to leave, and exit 0; the run resumes when the coordinator starts again.
+        """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plan: PlanOptions
+    @Option(help: "ZeroMQ endpoint to bind, e.g. tcp://*:5555 or ipc:///run/pba/coordinator.")
+    var bind: String = "tcp://127.0.0.1:5555"
+    @Option(help: "Heartbeat interval in milliseconds.")
+    var heartbeatMs: Int = 1000
+    @Option(help: "Drop a worker silent this long (milliseconds) and requeue its work.")
+    var workerTimeoutMs: Int = 15_000
+    @Option(help: "Write the learned schedule (JSON and SVG) into this directory when the run finishes (default runs/<run-id>).")
+    var out: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func run() async throws {
+        let logger = compute.apply(label: "pba.coordinator")
+        installStopHandlers(logger)
+        let code = try await withFailureLogged(logger) {
+            try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
+                            workerTimeoutMs: workerTimeoutMs, out: out, localWorkers: 0, workerThreads: 1,
+                            threads: compute.threads, logger: logger)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+}
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Train assignments for a coordinator.",
+        discussion: """
+        Connects to a coordinator, loads the run's data once (the coordinator says which), and \
+        trains assignments until the run ends. SIGTERM/SIGINT: finish the assignment in hand, send \
+        its result, and leave (a second signal leaves at once).
+        """)
+
+    @Option(help: "Coordinator endpoint, e.g. tcp://coordinator.example:5555.")
+    var connect: String
+    @Option(help: "Worker id (default: HOSTNAME-PID).")
+    var id: String?
+    @Option(help: "Load the run's data from here instead (same data, another path); the fingerprint must match.")
+    var data: String?
+    @OptionGroup var compute: ComputeOptions
+
+    func run() async throws {
+        let logger = compute.apply(label: "pba.worker")
+        installStopHandlers(logger)
+        let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        var settings = WorkerService.Settings(endpoint: connect, workerId: workerId, threads: compute.threads, dataOverride: data)
+        if let hb = ProcessInfo.processInfo.environment["PBA_HEARTBEAT_MS"].flatMap(Int.init) { settings.heartbeatMilliseconds = hb }
+        let service = WorkerService(settings: settings, logger: logger)
+        let exit: WorkerService.Exit
+        do {
+            exit = try service.run(stopRequested: { stopRequested.load(ordering: .relaxed) },
+                                   abortRequested: { abortRequested.load(ordering: .relaxed) })
+        } catch {
+            logger.error("\(error)")
+            throw ExitCode.failure
+        }
+        if case let .refused(reason) = exit {
+            logger.error("refused by the coordinator: \(reason)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+struct SearchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "search",
+        abstract: "Learn an augmentation schedule: a coordinator and local workers in one command.",
+        discussion: """
+        Presets:
+          demo             Fashion-MNIST, WRN-10-1, 16 members, 12 epochs on 2 000 images (interval 3).
+          reduced-cifar10  cifar10-mini (../shared/data/cifar10-mini), WRN-10-1, 16 members, 30 epochs on 4 000 images.
+          paper            PBA's setup: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs \
+        (give --data cifar10:DIR); for many-core or GPU machines.
+        A second `pba search` on the same --db resumes the unfinished run. The schedule is written \
+        to --out (default runs/<run-id>/schedule.json and .svg), never into the committed schedules/.
+        """)
+
+    @OptionGroup var store: StoreOptions
+    @OptionGroup var plan: PlanOptions
+    @Option(help: "Local worker processes (default: one per core).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads per local worker.")
+    var workerThreads: Int = 1
+    @Option(help: "Output directory for schedule.json and schedule.svg (default runs/<run-id>).")
+    var out: String?
+    @Option(help: "Endpoint for the local coordinator (default: a free loopback port).")
+    var bind: String = "tcp://127.0.0.1:*"
+    @Flag(help: "Print the plan and an estimated time from a short measurement, then exit.")
+    var dryRun = false
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard workers >= 0, workers <= 256 else { throw ValidationError("--workers must be 0...256, got \(workers)") }
+        guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be ≥ 1") }
+    }
+
+    func run() async throws {
+        let logger = compute.apply(label: "pba.search")
+        let resolvedPlan = try plan.plan()
+        if dryRun {
+            try printDryRun(resolvedPlan, logger: logger)
+            return
+        }
+        installStopHandlers(logger)
+        let code = try await withFailureLogged(logger) {
+            try serveSearch(storeOptions: store, plan: resolvedPlan, bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,
+                            out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads, logger: logger)
+        }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    func printDryRun(_ plan: RunPlan, logger: Logger) throws {
+        let (train, test) = try DataSource(parsing: plan.dataSource).load()
+        let (job, config) = try plan.resolve(train: train, test: test)
+        print("plan: \(plan.preset.rawValue) — \(config.populationSize) × \(job.model) on \(job.data)")
+        print("      \(job.trainSize) training and \(job.validationSize) validation images, \(config.epochs) epochs, interval \(config.perturbationInterval), \(config.mode.rawValue), seed \(config.seed)")
+        print("      batch \(job.options.batchSize), lr \(job.options.sgd.learningRate) cosine, base augmentation pad \(job.padding) flip \(job.flip) cutout \(job.cutout)")
+        print("      \(workers) local workers × \(workerThreads) thread(s)")
+        ComputeThreads.set(workerThreads)
+        let trainer = Trainer(spec: job.model, options: job.options)
+        let x = Tensor(shape: [job.options.batchSize, job.model.height, job.model.width, job.model.channels])
+        var g = SeededGenerator(seed: 1)
+        for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+        let batch = Batch(images: x, labels: (0..<job.options.batchSize).map { _ in Int32(g.nextInt(below: job.model.classes)) })
+        _ = trainer.trainStep(batch, totalSteps: 100)
+        let clock = ContinuousClock()
+        let start = clock.now
+        for _ in 0..<3 { _ = trainer.trainStep(batch, totalSteps: 100) }
+        let perImage = seconds(clock.now - start) / Double(3 * job.options.batchSize)
+        let trainImages = Double(config.populationSize * config.epochs * job.trainSize)
+        let evalImages = Double(config.populationSize * ((config.epochs + config.perturbationInterval - 1) / config.perturbationInterval) * job.validationSize) / 3
+        let total = (trainImages + evalImages) * perImage / Double(max(1, workers))
+        print(String(format: "measured: %.0f img/s per worker (training step, %d thread(s))", 1 / perImage, workerThreads))
+        print("estimate: \(formatDuration(total)) with \(workers) workers (augmentation and transfers not included)")
+    }
+}
+
+/// Runs `body`, logging a thrown error and turning it into exit code 1.
+func withFailureLogged(_ logger: Logger, _ body: () throws -> Int32) async throws -> Int32 {
+    do { return try body() } catch let e as ExitCode { throw e } catch let e as ValidationError {
+        logger.error("\(e.message)")
+        return 1
+    } catch {
+        logger.error("\(error)")
+        return 1
+    }
+}
+
+/// The body of `pba search` and `pba coordinator`: prepare the run, start local workers, serve
+/// until done or stopped, write the schedule. Returns the process exit code.
+func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartbeatMs: Int, workerTimeoutMs: Int, out: String?,
+                 localWorkers: Int, workerThreads: Int, threads: Int, logger: Logger) throws -> Int32 {
+    let store = try storeOptions.open()
+    let prepared = try RunSetup.prepare(store: store, plan: plan, threads: threads, logger: logger)
+    var settings = CoordinatorService.Settings(bind: bind)
+    settings.heartbeatMilliseconds = heartbeatMs
+    settings.workerTimeoutMilliseconds = workerTimeoutMs
+    if let n = ProcessInfo.processInfo.environment["PBA_FAULT_EXIT_AFTER_RESULTS"].flatMap(Int.init) { settings.exitAfterResults = n }
+    let coordinator = try CoordinatorService(store: store, runId: prepared.runId, search: prepared.search, job: prepared.job,
+                                             scheduleContext: prepared.context, settings: settings, logger: logger)
+    try coordinator.bind()
+    let progress = ProgressReporter(total: prepared.search.configuration.populationSize * prepared.search.configuration.epochs,
+                                    alreadyDone: prepared.search.members.map(\.completedEpochs).reduce(0, +))
+    coordinator.onChange = { progress.update($0) }
+    var children: [Process] = []
+    for i in 0..<localWorkers {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        p.arguments = ["worker", "--connect", coordinator.boundEndpoint, "--id", "local-\(getpid())-\(i)",
+                       "--threads", "\(workerThreads)", "--log-level", "warning"]
+        try p.run()
+        children.append(p)
+    }
+    if localWorkers > 0 { logger.info("started \(localWorkers) local workers (\(workerThreads) thread(s) each)") }
+    defer {
+        for c in children where c.isRunning { c.terminate() }
+        for c in children { c.waitUntilExit() }
+    }
+    let exit = try coordinator.run(stopRequested: { stopRequested.load(ordering: .relaxed) })
+    switch exit {
+    case .stopped:
+        logger.notice("stopped; run \(prepared.runId) resumes with the same --db")
+        return 0
+    case let .finished(outcome):
+        guard let document = try store.latestSchedule(run: prepared.runId) else { return 1 }
+        let dir = out ?? ((storeOptions.db as NSString).deletingLastPathComponent.isEmpty ? "runs/\(prepared.runId)"
+                                                                                           : (storeOptions.db as NSString).deletingLastPathComponent + "/\(prepared.runId)")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try Data(document.utf8).write(to: URL(fileURLWithPath: dir + "/schedule.json"))
+        let schedule = try AugmentationSchedule.decode(jsonData: Data(document.utf8))
+        try Data(try ScheduleRendering.svg(schedule).utf8).write(to: URL(fileURLWithPath: dir + "/schedule.svg"))
+        print(try ScheduleRendering.table(schedule))
+        print(String(format: "best member %d, validation accuracy %.2f%%", outcome.bestMember, outcome.validationAccuracy * 100))
+        print("schedule: \(dir)/schedule.json")
+        print("plot:     \(dir)/schedule.svg")
+        return 0
+    }
+}
+
+/// Prints the population table every few seconds while a search runs.
+final class ProgressReporter: @unchecked Sendable {
+    let total: Int
+    let alreadyDone: Int
+    let started = Date()
+    var lastPrint = Date.distantPast
+
+    init(total: Int, alreadyDone: Int) {
+        self.total = total
+        self.alreadyDone = alreadyDone
+    }
+
+    func update(_ c: CoordinatorService) {
+        let now = Date()
+        guard now.timeIntervalSince(lastPrint) >= 10 || c.search.outcome != nil else { return }
+        lastPrint = now
+        let members = c.search.members
+        let done = members.map(\.completedEpochs).reduce(0, +)
+        let rate = Double(done - alreadyDone) / max(1, now.timeIntervalSince(started))
+        let eta = rate > 0 ? Double(total - done) / rate : .infinity
+        var lines = [String(format: "progress: %d/%d member-epochs (%.0f%%), %d workers, %d perturbations, ETA %@",
+                            done, total, 100 * Double(done) / Double(max(1, total)), c.workers.count, c.search.perturbations.count, formatDuration(eta))]
+        lines.append("  member  epoch  val acc  active ops  mean p  mean m")
+        for m in members {
+            let tuples = m.policy.tuples.filter { $0.probability > 0 }
+            let meanP = tuples.isEmpty ? 0 : Double(tuples.map(\.probability).reduce(0, +)) / Double(tuples.count) / 10
+            let meanM = tuples.isEmpty ? 0 : Double(tuples.map(\.magnitude).reduce(0, +)) / Double(tuples.count)
+            let acc = m.latestAccuracy.map { String(format: "%6.2f%%", $0 * 100) } ?? "     - "
+            lines.append(String(format: "  %6d  %5d  %@  %10d  %6.2f  %6.1f", m.index, m.completedEpochs, acc, tuples.count, meanP, meanM))
+        }
+        FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+    }
+}

@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Coordinator
+import Engine
+import Schedule
+import Search
+import Store
+import Wire
+
+/// What `trainingConfiguration` of a run record holds: enough to resume without the data.
+struct StoredRunSetup: Codable {
+    var plan: RunPlan
+    var job: JobDescription
+    var normalization: Normalization
+    var commandLine: [String]
+}
+
+/// A run ready to be served: its id, job, search state (started or resumed) and schedule context.
+struct PreparedRun {
+    var runId: String
+    var job: JobDescription
+    var search: PopulationSearch
+    var context: ScheduleContext
+    var resumed: Bool
+}
+
+/// Options naming the database, shared by search, coordinator, status and runs.
+struct StoreOptions: ParsableArguments {
+    @Option(help: "SQLite database of runs (checkpoints go in FILE.checkpoints/).")
+    var db: String = "runs/pba.sqlite"
+
+    func open() throws -> Store {
+        let dir = (db as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        return try Store(path: db)
+    }
+}
+
+/// Options describing a search (a preset plus overrides).
+struct PlanOptions: ParsableArguments {
+    @Option(help: "Preset: demo (Fashion-MNIST, minutes on 2 cores), reduced-cifar10 (CPU-sized), paper (PBA's setup, big machines).")
+    var preset: String = "demo"
+    @Option(help: "Override the data source (fashion-mnist | cifar10:DIR | cifar100:DIR | npy:DIR).")
+    var data: String?
+    @Option(help: "Override the model, e.g. wrn-40-2.")
+    var model: String?
+    @Option(help: "Override the population size.")
+    var population: Int?
+    @Option(help: "Override the search's epochs.")
+    var epochs: Int?
+    @Option(help: "Override the perturbation interval (epochs).")
+    var interval: Int?
+    @Option(help: "Override the training images of the search.")
+    var trainSize: Int?
+    @Option(help: "Override the validation images (the ranking signal).")
+    var validationSize: Int?
+    @Option(help: "asynchronous (no idle workers) or synchronous (deterministic given seed and results).")
+    var mode: String?
+    @Option(help: "Run seed.")
+    var seed: UInt64?
+    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, seed, batchSize, learningRate, cutout, flip); options override it.")
+    var config: String?
+
+    func plan() throws -> RunPlan {
+        var plan: RunPlan
+        if let config {
+            guard let data = FileManager.default.contents(atPath: config) else { throw ValidationError("--config: cannot read \(config)") }
+            do { plan = try JSONDecoder().decode(RunPlan.self, from: data) } catch {
+                throw ValidationError("--config \(config): \(error)")
+            }
+        } else {
+            guard let p = RunPlan.Preset(rawValue: preset) else {
+                throw ValidationError("--preset must be one of \(RunPlan.Preset.allCases.map(\.rawValue).joined(separator: ", ")), got '\(preset)'")
+            }
+            plan = RunPlan(preset: p)
+        }
+        if let data { plan.data = data }
+        if let model { plan.model = model }
+        if let population { plan.population = population }
+        if let epochs { plan.epochs = epochs }
+        if let interval { plan.interval = interval }
+        if let trainSize { plan.trainSize = trainSize }
+        if let validationSize { plan.validationSize = validationSize }
+        if let mode {
+            guard let m = SearchConfiguration.Mode(rawValue: mode) else { throw ValidationError("--mode must be asynchronous or synchronous, got '\(mode)'") }
+            plan.mode = m
+        }
+        if let seed { plan.seed = seed }
+        return plan
+    }
+}
+
+enum RunSetup {
+    /// Resumes the newest unfinished run in the store, or creates one from `plan`.
+    static func prepare(store: Store, plan: RunPlan, threads: Int, logger: Logger) throws -> PreparedRun {
+        if let existing = try store.unfinishedRun() {
+            guard let setup = try? JSONDecoder().decode(StoredRunSetup.self, from: Data(existing.trainingConfiguration.utf8)),
+                  let configuration = try? JSONDecoder().decode(SearchConfiguration.self, from: Data(existing.searchConfiguration.utf8)) else {
+                throw ValidationError("run \(existing.id) in the database has an unreadable configuration; remove it with `pba runs rm \(existing.id)`")
+            }
+            var search = try PopulationSearch.replay(configuration: configuration, events: try store.events(run: existing.id))
+            if search.isStarted {
+                let actions = search.resume()
+                try store.commit(run: existing.id, event: .resumed, actions: actions, keepCheckpoints: search.referencedCheckpoints)
+            } else {
+                try store.commit(run: existing.id, event: .started, actions: search.start())
+            }
+            try store.setStatus(run: existing.id, .running)
+            let done = search.members.map(\.completedEpochs).reduce(0, +)
+            logger.info("resuming run \(existing.id): \(done) of \(configuration.populationSize * configuration.epochs) member-epochs done")
+            let context = scheduleContext(job: setup.job, normalization: setup.normalization, commandLine: setup.commandLine, threads: threads)
+            return PreparedRun(runId: existing.id, job: setup.job, search: search, context: context, resumed: true)
+        }
+        logger.info("loading \(plan.dataSource)")
+        let (train, test) = try DataSource(parsing: plan.dataSource).load()
+        let (job, configuration) = try plan.resolve(train: train, test: test)
+        let split = try DataSplit(train, trainSize: job.trainSize, validationSize: job.validationSize, seed: job.splitSeed)
+        let stats = split.train.channelStatistics()
+        let normalization = Normalization(mean: stats.mean, std: stats.std)
+        let runId = newRunId()
+        let commandLine = CommandLine.arguments
+        let setup = StoredRunSetup(plan: plan, job: job, normalization: normalization, commandLine: commandLine)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        try store.createRun(RunRecord(id: runId, createdAt: Date(), status: .running,
+                                      searchConfiguration: String(decoding: try encoder.encode(configuration), as: UTF8.self),
+                                      trainingConfiguration: String(decoding: try encoder.encode(setup), as: UTF8.self),
+                                      seed: configuration.seed, pbaVersion: PBARelease.version, gitRevision: GitRevision.current ?? "unknown",
+                                      commandLine: commandLine.joined(separator: " ")))
+        var search = try PopulationSearch(configuration: configuration)
+        try store.commit(run: runId, event: .started, actions: search.start())
+        logger.info("created run \(runId): \(configuration.populationSize) × \(job.model.name) on \(job.data), \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue)")
+        let context = scheduleContext(job: job, normalization: normalization, commandLine: commandLine, threads: threads)
+        return PreparedRun(runId: runId, job: job, search: search, context: context, resumed: false)
+    }
+
+    static func newRunId() -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        f.timeZone = TimeZone(identifier: "UTC")
+        return "run-\(f.string(from: Date()))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
+    }
+}
