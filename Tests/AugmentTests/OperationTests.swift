@@ -121,7 +121,7 @@ final class OperationTests: XCTestCase {
             XCTAssertEqual(x, image, name)
         }
         var b = image
-        try applyOperation(BrightnessOperation(), OperationArguments(parameter: 1.0), to: &b, fill: fill)
+        applyOperation(BrightnessOperation(), OperationArguments(parameter: 1.0), to: &b, fill: fill)
         XCTAssertEqual(b, image, "enhance factor 1 is the identity")
     }
 
@@ -162,5 +162,28 @@ final class OperationTests: XCTestCase {
                 XCTAssertEqual(fast, naive, "dx \(dx) dy \(dy) mirror \(mirror) channels \(channels)")
             } } }
         }
+    }
+
+    func testBlendTablesAndTheirArithmeticFallbackAgree() {
+        let tables = BlendTables(capacity: 1)
+        var rng = SeededGenerator(seed: 4)
+        let n = 4096
+        let degenerate = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        let image = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        defer { degenerate.deallocate(); image.deallocate() }
+        for alpha: Float in [0.1, 1.72, 0.37, -0.5, 2.5] {
+            var expected: [UInt8] = []
+            for i in 0..<n {
+                degenerate[i] = UInt8(rng.nextInt(below: 256)); image[i] = UInt8(rng.nextInt(below: 256))
+                expected.append(pilBlend(degenerate[i], image[i], alpha))
+            }
+            blendInPlace(degenerate: degenerate, image: image, count: n, alpha: alpha, tables: tables)
+            XCTAssertEqual(Array(UnsafeBufferPointer(start: image, count: n)), expected, "alpha \(alpha)")
+        }
+        XCTAssertNotNil(tables.table(alpha: 0.1))
+        XCTAssertNil(tables.table(alpha: 1.72), "full: later factors take the arithmetic path")
+        // PIL's clipping: extrapolation beyond 0...255 clips, truncation otherwise.
+        XCTAssertEqual(pilBlend(10, 250, 2), 255); XCTAssertEqual(pilBlend(250, 10, 2), 0)
+        XCTAssertEqual(pilBlend(0, 99, 0.5), 49)
     }
 }
