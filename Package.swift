@@ -34,7 +34,7 @@ let package = Package(
         ]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "EngineTests", dependencies: ["Engine"]),
-        .testTarget(name: "AugmentTests", dependencies: ["Augment"]),
+        .testTarget(name: "AugmentTests", dependencies: ["Augment"], exclude: ["Fixtures"]),
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "ScheduleTests", dependencies: ["Schedule"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
