@@ -35,8 +35,9 @@ bench: setup build
 	$(BIN) bench engine --threads 1,2
 
 ## bench-peer: the same WRN in PyTorch (CPU) for the engine's reference numbers
+## (PEER_ARGS passes options through, e.g. make bench-peer PEER_ARGS="--steps 3 --models wrn-16-1")
 bench-peer: setup build
-	bash bench/peer.sh
+	bash bench/peer.sh $(PEER_ARGS)
 
 ## run: the main job on the default data (Fashion-MNIST)
 run: setup build

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# make bench-peer: pba's training throughput and memory against PyTorch (CPU) on the same WRN,
+# measured in the same run. See bench/README.md.
+#
+#   bash bench/peer.sh [--steps N] [--warmup N] [--models wrn-40-2,wrn-16-1] [--threads 1,2]
+#
+# Environment:
+#   PEER_TORCH_VERSION  pinned torch version from PyPI (default below)
+#   PEER_TORCH_WHEEL    a local torch wheel file to install instead (e.g. a CPU-only build), with
+#                       --no-deps plus torch's pure-Python dependencies
+#   PEER_VENV           the venv folder (default .venv-peer, git-ignored)
+#   PYTHON              the interpreter that creates the venv (default python3)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+TORCH_VERSION=${PEER_TORCH_VERSION:-2.13.0}
+NUMPY_VERSION=2.4.6   # only so that torch does not warn "Failed to initialize NumPy"
+VENV=${PEER_VENV:-$ROOT/.venv-peer}
+PYTHON=${PYTHON:-python3}
+OUT=$ROOT/bench/out
+STEPS=20
+WARMUP=3
+MODELS=wrn-40-2,wrn-16-1
+THREADS=1,2
+
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --steps)   STEPS=$2; shift 2 ;;
+    --warmup)  WARMUP=$2; shift 2 ;;
+    --models)  MODELS=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "peer.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+# --- 1. the venv with a pinned torch (idempotent) -------------------------------------------
+# torch's pure-Python dependencies, for the --no-deps install of a local wheel.
+PURE_DEPS=(filelock 'setuptools>=77.0.3' 'typing-extensions>=4.10.0' 'sympy>=1.13.3' 'networkx>=2.5.1' jinja2 'fsspec>=0.8.5')
+if [ -n "${PEER_TORCH_WHEEL:-}" ]; then
+  WANT="wheel $(basename "$PEER_TORCH_WHEEL") numpy==$NUMPY_VERSION"
+else
+  WANT="pypi torch===$TORCH_VERSION numpy==$NUMPY_VERSION"
+fi
+STAMP=$VENV/.peer-torch
+if [ -x "$VENV/bin/python" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$WANT" ] \
+   && "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+  echo "peer venv: $VENV ($WANT) present"
+else
+  echo "peer venv: creating $VENV with $WANT"
+  start=$(date +%s)
+  rm -f "$STAMP"
+  [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+  PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off)
+  if [ -n "${PEER_TORCH_WHEEL:-}" ]; then
+    "${PIP[@]}" --no-deps "$PEER_TORCH_WHEEL"
+    "${PIP[@]}" "${PURE_DEPS[@]}" "numpy==$NUMPY_VERSION"
+  else
+    # '===' (exact string match) keeps pip from taking a local-version build such as 2.13.0+cpu
+    # from a find-links folder: this is PyPI's torch, the CUDA build, with its nvidia-* wheels.
+    # A --no-deps install of that wheel does not import (libtorch_cuda needs libcudart, cuBLAS...).
+    "${PIP[@]}" "torch===$TORCH_VERSION" "numpy==$NUMPY_VERSION"
+  fi
+  "$VENV/bin/python" -c 'import torch' # fail here, not in the middle of the benchmark
+  echo "$WANT" > "$STAMP"
+  echo "peer venv: installed in $(( $(date +%s) - start )) s, $(du -sh "$VENV" | cut -f1) on disk"
+fi
+VPY=$VENV/bin/python
+
+"$VPY" - <<'EOF'
+import torch
+print(f"torch {torch.__version__} from {torch.__file__.rsplit('/', 2)[0]}")
+print(torch.__config__.show())
+print(f"torch.get_num_threads() = {torch.get_num_threads()} (each configuration sets its own)")
+print(f"CUDA available: {torch.cuda.is_available()} (the benchmark runs on the CPU)")
+EOF
+
+# --- 2. ours ------------------------------------------------------------------------------
+swift build -c release --product pba 2>&1 | tail -1
+mkdir -p "$OUT"
+echo
+# One process per configuration, as on the PyTorch side: in one process a later model's peak can
+# fall inside memory the allocator kept from an earlier one (it then reads as ~0 MB).
+rm -f "$OUT"/pba-*.json
+for t in ${THREADS//,/ }; do
+  for m in ${MODELS//,/ }; do
+    .build/release/pba bench engine --form zagoruyko --threads "$t" --models "$m" \
+      --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/pba-$t-$m.json"
+  done
+done
+"$VPY" -c 'import json, sys; json.dump([r for f in sys.argv[2:] for r in json.load(open(f))], open(sys.argv[1], "w"), indent=2)' \
+  "$OUT/pba.json" "$OUT"/pba-*.json
+
+# --- 3. PyTorch, same models and settings; checks parameter counts against ours; the table ----
+echo
+"$VPY" bench/peer_wrn.py run --threads "$THREADS" --models "$MODELS" --steps "$STEPS" --warmup "$WARMUP" \
+  --ours "$OUT/pba.json" --json "$OUT/torch.json"
+echo "results: $OUT/pba.json $OUT/torch.json"

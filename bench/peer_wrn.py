@@ -1,0 +1,279 @@
+#!/usr/bin/env python3
+"""PyTorch peer of `pba bench engine`: the same Wide-ResNet (Zagoruyko form), the same training
+step, timed the same way, and a table of our/PyTorch ratios.
+
+Run by bench/peer.sh inside .venv-peer. Three modes:
+
+  peer_wrn.py one --model wrn-40-2 --threads 1 --format channels_last ...
+      one configuration in this process; prints one JSON line. The driver runs every configuration
+      in a fresh subprocess so that one's memory peak and allocator state cannot leak into another.
+  peer_wrn.py run --models wrn-40-2,wrn-16-1 --threads 1,2 --ours ours.json --json torch.json ...
+      every configuration (each format, thread count, model), checks parameter counts against
+      ours.json, writes the rows, prints the comparison table.
+  peer_wrn.py table --ours ours.json --torch torch.json
+      the table again from saved results.
+
+The model mirrors Sources/Engine/Model/WideResNet.swift with form zagoruyko: NHWC-equivalent
+(channels_last) or NCHW (contiguous) tensors; stem conv3x3 C->16 (no bias); three groups of
+(d-4)/6 pre-activation basic blocks of widths 16k, 32k, 64k with strides 1, 2, 2; block =
+BN-ReLU -> conv3x3(stride) -> BN-ReLU -> conv3x3; where the block changes the channel count the
+first BN-ReLU is applied before the split and the shortcut is a 1x1 conv (no bias, stride) of the
+activated input, else the identity of the raw input; final BN-ReLU, global average pool, linear
+with bias. Batch norm eps 1e-3, momentum 0.1. Training step: forward, mean cross-entropy,
+backward, gradient clipping by global norm 5, SGD lr 0.1 momentum 0.9 Nesterov weight decay 5e-4.
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+FORMATS = ("channels_last", "contiguous")
+
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+def build_model(depth, widen, channels=3, classes=10):
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    def bn(c):
+        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.1)
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.bn1 = bn(cin)
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn2 = bn(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, stride=1, padding=1, bias=False)
+            # Same rule as the Swift model: projection where the shape changes.
+            self.activate_before_residual = cin != cout
+            self.shortcut = (nn.Conv2d(cin, cout, 1, stride=stride, bias=False)
+                             if cin != cout or stride != 1 else None)
+
+        def forward(self, x):
+            a = F.relu(self.bn1(x))
+            h = self.conv2(F.relu(self.bn2(self.conv1(a))))
+            s = a if self.activate_before_residual else x
+            return h + (self.shortcut(s) if self.shortcut is not None else s)
+
+    class WRN(nn.Module):
+        def __init__(self):
+            super().__init__()
+            assert depth >= 10 and (depth - 4) % 6 == 0, f"bad WRN depth {depth}"
+            n = (depth - 4) // 6
+            self.stem = nn.Conv2d(channels, 16, 3, padding=1, bias=False)
+            blocks, cin = [], 16
+            for g, width in enumerate((16 * widen, 32 * widen, 64 * widen)):
+                for b in range(n):
+                    blocks.append(Block(cin if b == 0 else width, width, (1 if g == 0 else 2) if b == 0 else 1))
+                cin = width
+            self.blocks = nn.Sequential(*blocks)
+            self.final_bn = bn(cin)
+            self.fc = nn.Linear(cin, classes)
+
+        def forward(self, x):
+            h = F.relu(self.final_bn(self.blocks(self.stem(x))))
+            return self.fc(h.mean(dim=(2, 3)))
+
+    return WRN()
+
+
+def parse_model(name):
+    m = re.fullmatch(r"wrn-(\d+)-(\d+)(-zagoruyko)?", name.strip().lower())
+    if not m:
+        sys.exit(f"peer_wrn: model '{name}' is not wrn-DEPTH-WIDEN (the peer builds the zagoruyko form only)")
+    return int(m.group(1)), int(m.group(2))
+
+
+def base_name(name):
+    return re.sub(r"-zagoruyko$", "", name.strip().lower())
+
+
+# ---------------------------------------------------------------------------------------------
+# one configuration (run in a fresh process)
+
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return None
+
+
+def reset_peak():
+    """Resets VmHWM (Linux clear_refs 5). False where that is not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def one(args):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(1)
+    depth, widen = parse_model(args.model)
+    h, w, c = (int(v) for v in args.input.split("x"))
+    model = build_model(depth, widen, channels=c, classes=10)
+    fmt = torch.channels_last if args.format == "channels_last" else torch.contiguous_format
+    model = model.to(memory_format=fmt)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    params = sum(p.numel() for p in model.parameters())
+
+    rss_model = status_kb("VmRSS")
+    peak_reset = reset_peak()
+    x = torch.randn(args.batch_size, c, h, w).contiguous(memory_format=fmt)
+    y = torch.randint(0, 10, (args.batch_size,))
+
+    times = []
+    for s in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        t = time.perf_counter() - t0
+        if s >= args.warmup:
+            times.append(t)
+    if not torch.isfinite(loss):
+        sys.exit("peer_wrn: loss is not finite")
+
+    if peak_reset:
+        peak_kb = status_kb("VmHWM")
+    else:  # fresh process: its lifetime peak before the model was built is at most rss_model
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    m = statistics.median(times)
+    row = {
+        "model": base_name(args.model), "threads": args.threads, "format": args.format,
+        "imagesPerSecond": args.batch_size / m, "medianStepSeconds": m, "steps": args.steps,
+        "memoryMB": max(0, peak_kb - rss_model) / 1024, "peakResetWorked": peak_reset,
+        "parameters": params, "torchThreads": torch.get_num_threads(),
+    }
+    print(json.dumps(row), flush=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# driver and table
+
+def load_ours(path):
+    with open(path) as f:
+        rows = json.load(f)
+    return {(base_name(r["model"]), int(r["threads"])): r for r in rows}
+
+
+def run(args):
+    import torch
+
+    ours = load_ours(args.ours) if args.ours else {}
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    threads = [int(t) for t in args.threads.split(",") if t.strip()]
+
+    # Same architecture: the parameter counts must agree with ours before anything is timed.
+    for name in models:
+        depth, widen = parse_model(name)
+        n = sum(p.numel() for p in build_model(depth, widen).parameters())
+        mine = [r["parameters"] for (m, _), r in ours.items() if m == base_name(name)]
+        if ours:
+            if not mine:
+                sys.exit(f"peer_wrn: {args.ours} has no row for {name}")
+            if any(p != n for p in mine):
+                sys.exit(f"peer_wrn: parameter count mismatch for {name}: pba {mine[0]:,}, PyTorch {n:,}")
+            print(f"{base_name(name)}: {n:,} parameters in both (zagoruyko form)")
+        else:
+            print(f"{base_name(name)}: {n:,} parameters (no pba results to compare)")
+    print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, "
+          f"batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up", flush=True)
+
+    rows = []
+    for t in threads:
+        for name in models:
+            for fmt in FORMATS:
+                cmd = [sys.executable, os.path.abspath(__file__), "one", "--model", name, "--threads", str(t),
+                       "--format", fmt, "--steps", str(args.steps), "--warmup", str(args.warmup),
+                       "--batch-size", str(args.batch_size), "--input", args.input]
+                env = dict(os.environ, OMP_NUM_THREADS=str(t), MKL_NUM_THREADS=str(t))
+                out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
+                row = json.loads(out.strip().splitlines()[-1])
+                rows.append(row)
+                print(f"  torch {row['model']:10} {t} thr {fmt:13}: {row['imagesPerSecond']:7.1f} img/s"
+                      f"  memory {row['memoryMB']:6.0f} MB", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+    if ours:
+        print_table(ours, rows)
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}x" if a and b else "-"
+
+
+def print_table(ours, torch_rows):
+    t = {(r["model"], r["threads"], r["format"]): r for r in torch_rows}
+    order = list(dict.fromkeys(r["model"] for r in torch_rows))  # models in the order given
+    keys = sorted({(m, th) for (m, th, _) in t}, key=lambda k: (order.index(k[0]), k[1]))
+    head = (f"{'model':10} {'thr':>3} {'pba img/s':>10} {'torch CL':>9} {'torch NCHW':>10} "
+            f"{'pba/torch CL':>12} {'pba MB':>7} {'torch CL MB':>11} {'mem pba/torch':>13}")
+    print()
+    print("pba vs PyTorch (CL = channels_last, PyTorch's fastest CPU setting; NCHW = contiguous)")
+    print(head)
+    print("-" * len(head))
+    for m, th in keys:
+        o = ours.get((m, th))
+        cl, nc = t.get((m, th, "channels_last")), t.get((m, th, "contiguous"))
+        o_ips = o["imagesPerSecond"] if o else None
+        o_mb = o["memoryMB"] if o else None
+        cl_ips = cl["imagesPerSecond"] if cl else None
+        cl_mb = cl["memoryMB"] if cl else None
+        nc_ips = nc["imagesPerSecond"] if nc else None
+        f = lambda v, w, p=1: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"
+        print(f"{m:10} {th:3d} {f(o_ips, 10)} {f(cl_ips, 9)} {f(nc_ips, 10)} {ratio(o_ips, cl_ips):>12} "
+              f"{f(o_mb, 7, 0)} {f(cl_mb, 11, 0)} {ratio(o_mb, cl_mb):>13}")
+    print("ratios > 1.00x: pba is faster (throughput) / uses more memory (memory).")
+
+
+def table(args):
+    with open(args.torch) as f:
+        print_table(load_ours(args.ours), json.load(f))
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="mode", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--steps", type=int, default=20, help="timed steps (median reported)")
+    common.add_argument("--warmup", type=int, default=3, help="warm-up steps")
+    common.add_argument("--batch-size", type=int, default=128)
+    common.add_argument("--input", default="32x32x3", help="HxWxC")
+    o = sub.add_parser("one", parents=[common], help="one configuration, one JSON line")
+    o.add_argument("--model", required=True)
+    o.add_argument("--threads", type=int, required=True)
+    o.add_argument("--format", choices=FORMATS, required=True)
+    r = sub.add_parser("run", parents=[common], help="every configuration, then the table")
+    r.add_argument("--models", default="wrn-40-2,wrn-16-1")
+    r.add_argument("--threads", default="1,2")
+    r.add_argument("--ours", help="pba bench engine --json output (parameter check and table)")
+    r.add_argument("--json", help="write PyTorch rows here")
+    t = sub.add_parser("table", help="the table from saved results")
+    t.add_argument("--ours", required=True)
+    t.add_argument("--torch", required=True)
+    args = p.parse_args()
+    {"one": one, "run": run, "table": table}[args.mode](args)
+
+
+if __name__ == "__main__":
+    main()
