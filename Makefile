@@ -33,15 +33,17 @@ test: setup
 ## bench: the benchmarks, each printing ratios against a peer or the hardware measured in the same run
 bench: setup build
 	$(BIN) bench engine --threads 1,2
+	$(BIN) bench augment
+	$(BIN) bench store
 
 ## bench-peer: the same WRN in PyTorch (CPU) for the engine's reference numbers
 ## (PEER_ARGS passes options through, e.g. make bench-peer PEER_ARGS="--steps 3 --models wrn-16-1")
 bench-peer: setup build
 	bash bench/peer.sh $(PEER_ARGS)
 
-## run: the main job on the default data (Fashion-MNIST)
+## run: the main job on the default data: a demo search on Fashion-MNIST (resumes if interrupted)
 run: setup build
-	$(BIN) train --data fashion-mnist --model wrn-10-1 --epochs 2 --train-size 10000 --threads $(THREADS)
+	$(BIN) search --preset demo --db runs/pba.sqlite
 
 ## install: the binary to $(PREFIX)/bin, systemd units to /etc/systemd/system
 install: build

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Augment
 import Engine
+import Schedule
 import Tensor
 
 struct TrainCommand: AsyncParsableCommand {
@@ -63,9 +65,35 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Append per-epoch metrics as JSON lines to this file.")
     var metrics: String?
 
+    @Option(help: "Augment with this policy file ({\"operations\": [...], \"policy\": [...]} or 60 integers) plus the base augmentation.")
+    var policy: String?
+
+    @Option(help: "Augment with a baseline: \(Baseline.names.joined(separator: ", ")), or randaugment(N,M).")
+    var baseline: String?
+
+    @Option(help: "Augment with a schedule (schedule JSON, PBA policy log or [[n, policy], ...]), stretched to --epochs as PBA does.")
+    var schedule: String?
+
+    @Option(help: "Epochs a policy-log schedule was learned over (PBA: 200 for reduced CIFAR-10, 160 for SVHN).")
+    var scheduleEpochs: Int?
+
+    @Option(help: "Base augmentation with --policy/--schedule: padding before the random crop (0 = no crop).")
+    var padding: Int = 4
+
+    @Option(help: "Base augmentation with --policy/--schedule: Cutout size (0 = off).")
+    var cutout: Int = 16
+
+    @Flag(help: "No random horizontal flip in the base augmentation (for data where mirroring changes the class).")
+    var noFlip = false
+
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
+        guard [policy != nil, baseline != nil, schedule != nil].filter({ $0 }).count <= 1 else {
+            throw ValidationError("give at most one of --policy, --baseline, --schedule")
+        }
+        guard padding >= 0, padding <= 64 else { throw ValidationError("--padding must be 0...64, got \(padding)") }
+        guard cutout >= 0, cutout <= 1024 else { throw ValidationError("--cutout must be 0...1024, got \(cutout)") }
         guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
         guard batchSize >= 1, batchSize <= 65536 else { throw ValidationError("--batch-size must be 1...65536, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
@@ -132,9 +160,7 @@ struct TrainCommand: AsyncParsableCommand {
         let options = trainer.options
         logger.info("\(trainer.model.spec): \(trainer.model.parameterCount) parameters; \(split.train.count) train, \(split.validation.count) validation, \(test.count) test images; \(options.epochs) epochs, batch \(options.batchSize), \(compute.threads) threads, BLAS core \(BLAS.coreName)")
 
-        let batches = ShuffledBatches(images: split.train.images, labels: split.train.labels, height: split.train.height,
-                                      width: split.train.width, channels: split.train.channels,
-                                      batchSize: options.batchSize, seed: options.seed, normalization: normalization)
+        let batches = try makeBatchSource(split.train, options: options, normalization: normalization, logger: logger)
         let metricsFile = try metrics.map { try JSONLinesWriter(path: $0) }
         var elapsed = 0.0
         var epochsRun = 0
@@ -174,6 +200,39 @@ struct TrainCommand: AsyncParsableCommand {
                                        validationAccuracy: nil, validationLoss: nil, testAccuracy: result.accuracy,
                                        learningRate: nil, imagesPerSecond: nil, seconds: elapsed))
         print(String(format: "test accuracy: %.2f%% (%d images, %@ training)", result.accuracy * 100, result.images, formatDuration(elapsed)))
+    }
+}
+
+extension TrainCommand {
+    /// Plain shuffled batches, or the augmenting pipeline for --policy, --baseline or --schedule.
+    func makeBatchSource(_ train: Dataset, options: TrainingOptions, normalization: Normalization, logger: Logger) throws -> BatchSource {
+        let base = BaseAugmentation(padding: padding, flip: !noFlip, cutout: cutout)
+        let perEpoch: @Sendable (Int) -> Augmentation
+        if let path = policy {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--policy: cannot read \(path)") }
+            let a = Augmentation(policy: try ResolvedPolicy(try Policy(json: data)), base: base)
+            perEpoch = { _ in a }
+            logger.info("augmentation: policy \(path) + base (pad \(padding), flip \(!noFlip), cutout \(cutout))")
+        } else if let name = baseline {
+            let a = Augmentation(baseline: try Baseline(name: name), base: base)
+            perEpoch = { _ in a }
+            logger.info("augmentation: baseline \(name)")
+        } else if let path = schedule {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("--schedule: cannot read \(path)") }
+            let context = ScheduleContext(dataset: DatasetDescription(name: "unknown"), model: ModelDescription(name: "unknown"))
+            let s = try AugmentationSchedule(reading: text, learnedEpochs: scheduleEpochs, context: context)
+            let policies = try s.epochPolicies(epochs: options.epochs)
+            let augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
+            perEpoch = { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
+            logger.info("augmentation: schedule \(path) (learned over \(s.learnedEpochs) epochs, stretched to \(options.epochs)) + base (pad \(padding), flip \(!noFlip), cutout \(cutout))")
+        } else {
+            return ShuffledBatches(images: train.images, labels: train.labels, height: train.height, width: train.width,
+                                   channels: train.channels, batchSize: options.batchSize, seed: options.seed, normalization: normalization)
+        }
+        let shape = try ImageShape(width: train.width, height: train.height, channels: train.channels)
+        let fill = try FillColor(normalization.mean.map { UInt8(clamping: Int(($0 * 255).rounded())) })
+        return try AugmentedBatches(images: train.images, labels: train.labels, shape: shape, batchSize: options.batchSize,
+                                    seed: options.seed, normalization: normalization, fill: fill, workers: 1, augmentation: perEpoch)
     }
 }
 
