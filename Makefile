@@ -48,8 +48,10 @@ run: setup build
 ## install: the binary to $(PREFIX)/bin, systemd units to /etc/systemd/system
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pba
-	@if ls deploy/*.service >/dev/null 2>&1; then \
-	  install -d $(DESTDIR)/etc/systemd/system && install -m 0644 deploy/*.service $(DESTDIR)/etc/systemd/system/; fi
+	install -d $(DESTDIR)/etc/systemd/system
+	install -m 0644 deploy/pba-coordinator.service deploy/pba-worker@.service $(DESTDIR)/etc/systemd/system/
+	install -D -m 0644 deploy/pba.env.example $(DESTDIR)/etc/pba/pba.env.example
+	@id pba >/dev/null 2>&1 || [ -n "$(DESTDIR)" ] || useradd --system --home-dir /var/lib/pba --shell /usr/sbin/nologin pba
 
 clean:
 	rm -rf .build
