@@ -30,14 +30,21 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var workerTimeoutMs: Int = 15_000
     @Option(help: "Write the learned schedule (JSON and SVG) into this directory when the run finishes (default runs/<run-id>).")
     var out: String?
+    @Option(help: "Largest frame accepted from a worker, in MiB (a peer sending more is disconnected).")
+    var maxFrameMb: Int = 1024
     @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard maxFrameMb >= 1, maxFrameMb <= 4096 else { throw ValidationError("--max-frame-mb must be 1...4096, got \(maxFrameMb)") }
+        guard heartbeatMs >= 10, workerTimeoutMs > heartbeatMs else { throw ValidationError("--heartbeat-ms must be ≥ 10 and below --worker-timeout-ms") }
+    }
 
     func run() async throws {
         let logger = compute.apply(label: "pba.coordinator")
         installStopHandlers(logger)
         let code = try await withFailureLogged(logger) {
             try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
-                            workerTimeoutMs: workerTimeoutMs, out: out, localWorkers: 0, workerThreads: 1,
+                            workerTimeoutMs: workerTimeoutMs, maxFrameBytes: maxFrameMb << 20, out: out, localWorkers: 0, workerThreads: 1,
                             threads: compute.threads, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
@@ -127,7 +134,7 @@ struct SearchCommand: AsyncParsableCommand {
         installStopHandlers(logger)
         let code = try await withFailureLogged(logger) {
             try serveSearch(storeOptions: store, plan: resolvedPlan, bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,
-                            out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads, logger: logger)
+                            maxFrameBytes: WireCodec.defaultMaximumFrameSize, out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -171,13 +178,14 @@ func withFailureLogged(_ logger: Logger, _ body: () throws -> Int32) async throw
 
 /// The body of `pba search` and `pba coordinator`: prepare the run, start local workers, serve
 /// until done or stopped, write the schedule. Returns the process exit code.
-func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartbeatMs: Int, workerTimeoutMs: Int, out: String?,
+func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartbeatMs: Int, workerTimeoutMs: Int, maxFrameBytes: Int, out: String?,
                  localWorkers: Int, workerThreads: Int, threads: Int, logger: Logger) throws -> Int32 {
     let store = try storeOptions.open()
     let prepared = try RunSetup.prepare(store: store, plan: plan, threads: threads, logger: logger)
     var settings = CoordinatorService.Settings(bind: bind)
     settings.heartbeatMilliseconds = heartbeatMs
     settings.workerTimeoutMilliseconds = workerTimeoutMs
+    settings.maximumFrameSize = maxFrameBytes
     if let n = ProcessInfo.processInfo.environment["PBA_FAULT_EXIT_AFTER_RESULTS"].flatMap(Int.init) { settings.exitAfterResults = n }
     let coordinator = try CoordinatorService(store: store, runId: prepared.runId, search: prepared.search, job: prepared.job,
                                              scheduleContext: prepared.context, settings: settings, logger: logger)
