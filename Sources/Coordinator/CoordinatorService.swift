@@ -21,6 +21,8 @@ public final class CoordinatorService {
         public var maximumFrameSize = WireCodec.defaultMaximumFrameSize
         /// Test-only fault injection: exit the process right after this many committed results.
         public var exitAfterResults: Int?
+        /// CURVE encryption: the coordinator's key pair and the worker public keys allowed in.
+        public var curve: (keys: CurveKeyPair, allowedWorkers: [String])?
         public init(bind: String) { self.bind = bind }
     }
 
@@ -53,6 +55,7 @@ public final class CoordinatorService {
     public private(set) var boundEndpoint = ""
     private var socket: ZMQSocket!
     private let context = ZMQContext()
+    private var authenticator: ZAPAuthenticator?
     private var requestCounter: UInt64 = 0
     private var committedResults = 0
     /// Called on the coordinator's thread after every committed event (progress display).
@@ -75,6 +78,11 @@ public final class CoordinatorService {
     /// Binds the socket (separately from `run`, so a caller can learn the endpoint first).
     public func bind() throws {
         socket = try ZMQSocket(context: context, kind: .router, maximumMessageSize: settings.maximumFrameSize)
+        if let curve = settings.curve {
+            authenticator = try ZAPAuthenticator(context: context, allowedPublicKeys: curve.allowedWorkers)
+            try socket.enableCurveServer(curve.keys)
+            logger.info("CURVE on: \(curve.allowedWorkers.count) worker keys allowed")
+        }
         try socket.bind(settings.bind)
         boundEndpoint = socket.lastEndpoint
         logger.info("coordinator for run \(runId) listening on \(boundEndpoint)")
@@ -101,7 +109,10 @@ public final class CoordinatorService {
                 broadcast(.heartbeat)
                 try dropSilentWorkers(now: now)
             }
-            guard let parts = try socket.receive(timeoutMilliseconds: 100) else { continue }
+            if let authenticator {
+                for key in authenticator.serve() { logger.warning("refused a connection with CURVE key \(key.isEmpty ? "(none)" : key): not in the allow-list") }
+            }
+            guard let parts = try socket.receive(timeoutMilliseconds: authenticator == nil ? 100 : 20) else { continue }
             guard parts.count == 2, let identity = String(validating: parts[0], as: UTF8.self) else {
                 logger.warning("dropping a message with \(parts.count) parts or a non-UTF-8 identity")
                 continue

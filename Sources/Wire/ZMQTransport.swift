@@ -5,9 +5,12 @@ import Glibc
 
 public enum TransportError: Error, CustomStringConvertible, Equatable {
     case zmq(operation: String, message: String)
+    /// A send could not complete within the socket's send timeout (no peer connected).
+    case wouldBlock
     public var description: String {
         switch self {
         case let .zmq(op, m): return "ZeroMQ \(op) failed: \(m)"
+        case .wouldBlock: return "ZeroMQ send timed out: no connected peer"
         }
     }
     static func last(_ op: String) -> TransportError {
@@ -46,6 +49,10 @@ public final class ZMQSocket: @unchecked Sendable {
         var linger: Int32 = 500
         zmq_setsockopt(s, ZMQ_LINGER, &linger, MemoryLayout<Int32>.size)
         if kind == .dealer {
+            // A DEALER with no connected peer blocks on send: bound that, so a worker whose
+            // coordinator is gone (or refused its CURVE key) can still stop.
+            var timeout: Int32 = 2000
+            zmq_setsockopt(s, ZMQ_SNDTIMEO, &timeout, MemoryLayout<Int32>.size)
             // Reconnect quickly after a coordinator restart.
             var ivl: Int32 = 200, max: Int32 = 2000
             zmq_setsockopt(s, ZMQ_RECONNECT_IVL, &ivl, MemoryLayout<Int32>.size)
@@ -80,7 +87,7 @@ public final class ZMQSocket: @unchecked Sendable {
         for (i, part) in parts.enumerated() {
             let flags = i < parts.count - 1 ? ZMQ_SNDMORE : 0
             let rc = part.withUnsafeBytes { raw in zmq_send(socket, raw.baseAddress, raw.count, Int32(flags)) }
-            if rc < 0 { throw .last("send") }
+            if rc < 0 { throw zmq_errno() == EAGAIN ? .wouldBlock : .last("send") }
         }
     }
 

@@ -18,6 +18,8 @@ public final class WorkerService {
         public var heartbeatMilliseconds: Int = 1000
         /// Silence from the coordinator after which the worker says HELLO again.
         public var coordinatorTimeoutMilliseconds: Int = 10_000
+        /// CURVE: this worker's key pair and the coordinator's public key.
+        public var curve: (keys: CurveKeyPair, serverPublicKey: String)?
         public init(endpoint: String, workerId: String, threads: Int, dataOverride: String? = nil) {
             self.endpoint = endpoint; self.workerId = workerId; self.threads = threads; self.dataOverride = dataOverride
         }
@@ -47,6 +49,7 @@ public final class WorkerService {
     /// sends its result, says BYE). `abortRequested()` stops training at once.
     public func run(stopRequested: @escaping @Sendable () -> Bool, abortRequested: @escaping @Sendable () -> Bool = { false }) throws -> Exit {
         socket = try ZMQSocket(context: context, kind: .dealer, identity: settings.workerId)
+        if let curve = settings.curve { try socket.enableCurveClient(curve.keys, serverPublicKey: curve.serverPublicKey) }
         try socket.connect(settings.endpoint)
         logger.info("worker \(settings.workerId) connecting to \(settings.endpoint)")
         try sendHello()
@@ -128,9 +131,17 @@ public final class WorkerService {
         }
     }
 
+    /// Sends a message; with no coordinator connected it is dropped after the send timeout
+    /// (a result then is lost, and the coordinator requeues that assignment).
     private func send(_ m: WireMessage) throws {
         requestId &+= 1
-        try socket.send([WireCodec.encode(Envelope(requestId: requestId, message: m))])
+        let frame = WireCodec.encode(Envelope(requestId: requestId, message: m))
+        do {
+            try socket.send([frame])
+        } catch {
+            guard error == .wouldBlock else { throw error }
+            logger.debug("coordinator unreachable: \(m.type) dropped")
+        }
     }
 
     private func sendHello() throws {

@@ -32,20 +32,34 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var out: String?
     @Option(help: "Largest frame accepted from a worker, in MiB (a peer sending more is disconnected).")
     var maxFrameMb: Int = 1024
+    @Option(help: "CURVE: the coordinator's key file (from `pba keygen`); turns encryption on.")
+    var curveKey: String?
+    @Option(help: "CURVE: allowed worker public keys, a .pub file or a directory of them (repeatable).")
+    var allow: [String] = []
+    @Flag(help: "Allow an unencrypted bind on a non-loopback address.")
+    var insecure = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
         guard maxFrameMb >= 1, maxFrameMb <= 4096 else { throw ValidationError("--max-frame-mb must be 1...4096, got \(maxFrameMb)") }
         guard heartbeatMs >= 10, workerTimeoutMs > heartbeatMs else { throw ValidationError("--heartbeat-ms must be ≥ 10 and below --worker-timeout-ms") }
+        if curveKey == nil && !insecure && !isLocalEndpoint(bind) {
+            throw ValidationError("--bind \(bind) is reachable from other machines: give --curve-key and --allow (see `pba keygen`), or --insecure on a trusted network")
+        }
+        if curveKey != nil && allow.isEmpty { throw ValidationError("--curve-key needs at least one --allow with worker public keys") }
     }
 
     func run() async throws {
         let logger = compute.apply(label: "pba.coordinator")
         installStopHandlers(logger)
         let code = try await withFailureLogged(logger) {
-            try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
-                            workerTimeoutMs: workerTimeoutMs, maxFrameBytes: maxFrameMb << 20, out: out, localWorkers: 0, workerThreads: 1,
-                            threads: compute.threads, logger: logger)
+            var curve: (keys: CurveKeyPair, allowedWorkers: [String])?
+            if let curveKey {
+                curve = (try CurveKeyPair.read(path: curveKey, needSecret: true), try allowedKeys(allow))
+            }
+            return try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
+                                   workerTimeoutMs: workerTimeoutMs, maxFrameBytes: maxFrameMb << 20, curve: curve, out: out,
+                                   localWorkers: 0, workerThreads: 1, threads: compute.threads, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -67,6 +81,17 @@ struct WorkerCommand: AsyncParsableCommand {
     var id: String?
     @Option(help: "Load the run's data from here instead (same data, another path); the fingerprint must match.")
     var data: String?
+    @Option(help: "CURVE: this worker's key file (from `pba keygen`).")
+    var curveKey: String?
+    @Option(help: "CURVE: the coordinator's public key file (.pub).")
+    var serverKey: String?
+    /// Set by `pba search` for its local workers: leave at once when that process is gone.
+    @Option(help: .hidden)
+    var parentPid: Int32?
+
+    func validate() throws {
+        guard (curveKey == nil) == (serverKey == nil) else { throw ValidationError("CURVE needs both --curve-key and --server-key") }
+    }
     @OptionGroup var compute: ComputeOptions
 
     func run() async throws {
@@ -75,11 +100,20 @@ struct WorkerCommand: AsyncParsableCommand {
         let workerId = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         var settings = WorkerService.Settings(endpoint: connect, workerId: workerId, threads: compute.threads, dataOverride: data)
         if let hb = ProcessInfo.processInfo.environment["PBA_HEARTBEAT_MS"].flatMap(Int.init) { settings.heartbeatMilliseconds = hb }
+        if let curveKey, let serverKey {
+            do {
+                settings.curve = (try CurveKeyPair.read(path: curveKey, needSecret: true), try CurveKeyPair.read(path: serverKey, needSecret: false).publicKey)
+            } catch {
+                logger.error("\(error)")
+                throw ExitCode.failure
+            }
+        }
         let service = WorkerService(settings: settings, logger: logger)
         let exit: WorkerService.Exit
         do {
+            let parent = parentPid
             exit = try service.run(stopRequested: { stopRequested.load(ordering: .relaxed) },
-                                   abortRequested: { abortRequested.load(ordering: .relaxed) })
+                                   abortRequested: { abortRequested.load(ordering: .relaxed) || (parent.map { getppid() != $0 } ?? false) })
         } catch {
             logger.error("\(error)")
             throw ExitCode.failure
@@ -134,7 +168,7 @@ struct SearchCommand: AsyncParsableCommand {
         installStopHandlers(logger)
         let code = try await withFailureLogged(logger) {
             try serveSearch(storeOptions: store, plan: resolvedPlan, bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,
-                            maxFrameBytes: WireCodec.defaultMaximumFrameSize, out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads, logger: logger)
+                            maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: nil, out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -165,6 +199,45 @@ struct SearchCommand: AsyncParsableCommand {
     }
 }
 
+/// True for ipc://, inproc:// and TCP endpoints on a loopback address.
+func isLocalEndpoint(_ endpoint: String) -> Bool {
+    if endpoint.hasPrefix("ipc://") || endpoint.hasPrefix("inproc://") { return true }
+    guard endpoint.hasPrefix("tcp://") else { return false }
+    let host = endpoint.dropFirst(6).split(separator: ":").dropLast().joined(separator: ":")
+    return host.hasPrefix("127.") || host == "localhost" || host == "[::1]" || host == "::1"
+}
+
+/// Public keys from .pub files or directories of them.
+func allowedKeys(_ paths: [String]) throws -> [String] {
+    var keys: [String] = []
+    for path in paths {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw ValidationError("--allow: \(path) does not exist") }
+        let files = isDirectory.boolValue
+            ? try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".pub") }.map { path + "/" + $0 }
+            : [path]
+        for f in files { keys.append(try CurveKeyPair.read(path: f, needSecret: false).publicKey) }
+    }
+    return keys
+}
+
+struct KeygenCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keygen",
+        abstract: "Write a CURVE key pair: NAME.key (secret, mode 0600) and NAME.pub (give to the other side).")
+    @Argument(help: "Path prefix, e.g. /etc/pba/coordinator.") var name: String
+    func run() async throws {
+        let pair = try CurveKeyPair.generate()
+        let keyPath = name + ".key", pubPath = name + ".pub"
+        guard !FileManager.default.fileExists(atPath: keyPath) else { throw ValidationError("\(keyPath) exists; not overwriting a key") }
+        guard FileManager.default.createFile(atPath: keyPath, contents: Data(pair.fileText.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(keyPath)")
+        }
+        try Data(pair.publicFileText.utf8).write(to: URL(fileURLWithPath: pubPath))
+        print("wrote \(keyPath) (secret) and \(pubPath) (public: \(pair.publicKey))")
+    }
+}
+
 /// Runs `body`, logging a thrown error and turning it into exit code 1.
 func withFailureLogged(_ logger: Logger, _ body: () throws -> Int32) async throws -> Int32 {
     do { return try body() } catch let e as ExitCode { throw e } catch let e as ValidationError {
@@ -178,7 +251,8 @@ func withFailureLogged(_ logger: Logger, _ body: () throws -> Int32) async throw
 
 /// The body of `pba search` and `pba coordinator`: prepare the run, start local workers, serve
 /// until done or stopped, write the schedule. Returns the process exit code.
-func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartbeatMs: Int, workerTimeoutMs: Int, maxFrameBytes: Int, out: String?,
+func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartbeatMs: Int, workerTimeoutMs: Int, maxFrameBytes: Int,
+                 curve: (keys: CurveKeyPair, allowedWorkers: [String])?, out: String?,
                  localWorkers: Int, workerThreads: Int, threads: Int, logger: Logger) throws -> Int32 {
     let store = try storeOptions.open()
     let prepared = try RunSetup.prepare(store: store, plan: plan, threads: threads, logger: logger)
@@ -186,6 +260,7 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
     settings.heartbeatMilliseconds = heartbeatMs
     settings.workerTimeoutMilliseconds = workerTimeoutMs
     settings.maximumFrameSize = maxFrameBytes
+    settings.curve = curve
     if let n = ProcessInfo.processInfo.environment["PBA_FAULT_EXIT_AFTER_RESULTS"].flatMap(Int.init) { settings.exitAfterResults = n }
     let coordinator = try CoordinatorService(store: store, runId: prepared.runId, search: prepared.search, job: prepared.job,
                                              scheduleContext: prepared.context, settings: settings, logger: logger)
@@ -198,7 +273,7 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         p.arguments = ["worker", "--connect", coordinator.boundEndpoint, "--id", "local-\(getpid())-\(i)",
-                       "--threads", "\(workerThreads)", "--log-level", "warning"]
+                       "--threads", "\(workerThreads)", "--log-level", "warning", "--parent-pid", "\(getpid())"]
         try p.run()
         children.append(p)
     }
