@@ -13,7 +13,7 @@ struct ScheduleCommand: AsyncParsableCommand {
         [target, clone, target_iteration, clone_iteration, clone_config, new_config] per line, \
         JSON or Python literal) or PBA's [[n_epochs, policy], ...] form.
         """,
-        subcommands: [Show.self, Import.self, Plot.self])
+        subcommands: [Show.self, Import.self, Plot.self, ScheduleExport.self])
 }
 
 /// A failure of a schedule subcommand, naming the file.
