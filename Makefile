@@ -35,6 +35,7 @@ bench: setup build
 	$(BIN) bench engine --threads 1,2
 	$(BIN) bench augment
 	$(BIN) bench store
+	$(BIN) bench wire
 
 ## bench-peer: the same WRN in PyTorch (CPU) for the engine's reference numbers
 ## (PEER_ARGS passes options through, e.g. make bench-peer PEER_ARGS="--steps 3 --models wrn-16-1")

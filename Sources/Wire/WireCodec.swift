@@ -54,8 +54,20 @@ public enum WireCodec {
     // MARK: encoding
 
     public static func encode(_ envelope: Envelope) -> [UInt8] {
-        var w = Writer()
         let m = envelope.message
+        // The header goes first with a zero length patched at the end, so the payload (an 18 MB
+        // checkpoint) is copied once, into a buffer reserved large enough up front.
+        var w = Writer()
+        var reserve = 256
+        if case let .result(r) = m { reserve += r.checkpoint.count }
+        if case let .assign(a) = m, case let .bytes(b, _) = a.checkpoint { reserve += b.count }
+        w.bytes.reserveCapacity(reserve)
+        w.bytes += magic
+        w.u16(protocolVersion)
+        w.u8(m.type.rawValue)
+        w.u8(0)
+        w.u64(envelope.requestId)
+        w.u32(0)
         switch m {
         case let .hello(h):
             w.text(h.workerId); w.text(h.pbaVersion); w.u16(h.protocolVersion); w.u32(h.threads); w.text(h.hostname)
@@ -88,15 +100,9 @@ public enum WireCodec {
         case let .bye(reason):
             w.text(reason)
         }
-        var frame = magic
-        frame.reserveCapacity(headerSize + w.bytes.count)
-        appendLE(&frame, protocolVersion)
-        frame.append(m.type.rawValue)
-        frame.append(0)
-        appendLE(&frame, envelope.requestId)
-        appendLE(&frame, UInt32(w.bytes.count))
-        frame += w.bytes
-        return frame
+        let length = UInt32(w.bytes.count - headerSize)
+        for i in 0..<4 { w.bytes[16 + i] = UInt8(truncatingIfNeeded: length >> (8 * UInt32(i))) }
+        return w.bytes
     }
 
     // MARK: decoding

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks that print ratios against a peer or the hardware measured in the same run.",
-        subcommands: [EngineBench.self, AugmentBench.self, StoreBench.self])
+        subcommands: [EngineBench.self, AugmentBench.self, StoreBench.self, WireBench.self])
 }
 
 /// Reads a field of /proc/self/status in kB (VmRSS, VmHWM).
