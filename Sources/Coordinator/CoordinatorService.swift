@@ -40,7 +40,23 @@ public final class CoordinatorService {
         public var assignment: AssignmentID?
         public var lastSeen: Date
         public var completed = 0
+        /// Training time its results reported, and the span from its first assignment to its
+        /// latest result: their difference is time spent waiting for work or on transfers.
         public var busySeconds = 0.0
+        public var firstAssignedAt: Date?
+        public var lastResultAt: Date?
+    }
+
+    /// Accumulated over workers that have left or are still here.
+    private var busyTotal = 0.0, spanTotal = 0.0
+
+    /// Fraction of worker time (first assignment to latest result) not spent training.
+    public var workerWaitingFraction: Double? {
+        var busy = busyTotal, span = spanTotal
+        for w in workers.values {
+            if let a = w.firstAssignedAt, let b = w.lastResultAt { busy += w.busySeconds; span += b.timeIntervalSince(a) }
+        }
+        return span > 0 ? max(0, 1 - busy / span) : nil
     }
 
     let store: Store
@@ -141,6 +157,7 @@ public final class CoordinatorService {
                 return
             }
             if let previous = workers[id]?.assignment { try lose(previous, worker: id, reason: "worker said hello again") }
+            if let old = workers[id] { retire(old) }
             workers[id] = WorkerInfo(id: id, hostname: h.hostname, threads: Int(h.threads), lastSeen: Date())
             logger.info("worker \(id) on \(h.hostname) (\(h.threads) threads) joined")
             reply(id, rid, .welcome(Welcome(runId: runId, job: jobJSON, heartbeatMilliseconds: UInt32(settings.heartbeatMilliseconds))))
@@ -172,10 +189,16 @@ public final class CoordinatorService {
         case let .bye(reason):
             logger.info("worker \(id) left: \(reason)")
             if let a = workers[id]?.assignment { try lose(a, worker: id, reason: "worker left") }
+            if let old = workers[id] { retire(old) }
             workers[id] = nil
         case .welcome, .assign, .noWork:
             reply(id, rid, .error(ErrorMessage(code: .badMessage, message: "\(envelope.message.type) is not a worker's message")))
         }
+    }
+
+    /// Keeps a departing worker's time in the totals.
+    private func retire(_ w: WorkerInfo) {
+        if let a = w.firstAssignedAt, let b = w.lastResultAt { busyTotal += w.busySeconds; spanTotal += b.timeIntervalSince(a) }
     }
 
     private func refuseUnknown(_ id: String, _ rid: UInt64) {
@@ -204,6 +227,7 @@ public final class CoordinatorService {
         }
         try store.commit(run: runId, event: .assignmentRequested, actions: actions, worker: id)
         workers[id]?.assignment = assignment.id
+        if workers[id]?.firstAssignedAt == nil { workers[id]?.firstAssignedAt = Date() }
         reply(id, rid, .assign(Assign(assignmentId: assignment.id.rawValue, kind: .searchInterval, member: UInt32(assignment.member),
                                       epochStart: UInt32(assignment.epochs.lowerBound), epochEnd: UInt32(assignment.epochs.upperBound),
                                       trainingSeed: assignment.trainingSeed,
@@ -218,6 +242,7 @@ public final class CoordinatorService {
             workers[id]?.assignment = nil
             workers[id]?.completed += 1
             workers[id]?.busySeconds += r.seconds
+            workers[id]?.lastResultAt = Date()
         }
         let result = IntervalResult(assignment: aid, validationAccuracy: r.accuracy, trainLoss: r.trainLoss)
         var probe = search
@@ -278,6 +303,9 @@ public final class CoordinatorService {
         try store.setStatus(run: runId, .finished)
         broadcast(.bye(reason: "run \(runId) finished"))
         logger.info("run \(runId) finished: best member \(outcome.bestMember), validation accuracy \(String(format: "%.4f", outcome.validationAccuracy))")
+        if let waiting = workerWaitingFraction {
+            logger.info("workers spent \(String(format: "%.1f", waiting * 100))% of their time (first assignment to last result) outside assignments: waiting for work and transfers")
+        }
     }
 
     private func reply(_ id: String, _ rid: UInt64, _ m: WireMessage) {
