@@ -1,12 +1,30 @@
 import Tensor
 
-/// Scratch memory shared by the layers of one model (im2col columns), grown on demand.
+/// Scratch memory shared by the layers of one model (im2col columns, Winograd transforms),
+/// grown on demand. Layers run one after another, so one set serves them all.
 public final class Workspace: @unchecked Sendable {
     let columns = Tensor(shape: [0])
     /// Upper bound on the im2col matrix a convolution builds at once, in floats (16 MiB):
     /// large enough for efficient GEMMs, small enough to stay in the outer caches' neighbourhood.
     var columnBudget = 4 << 20
+    /// Winograd: the two transformed-activation buffers `[36, tiles, channels]` of one chunk.
+    let winogradFirst = Tensor(shape: [0]), winogradSecond = Tensor(shape: [0])
+    /// Winograd: transformed weights `[36, Cin, Cout]` and their gradient.
+    let winogradWeights = Tensor(shape: [0]), winogradWeightGradient = Tensor(shape: [0])
+    /// Winograd: per-job scratch of the transforms.
+    let winogradScratch = Tensor(shape: [0])
+    /// Upper bound on the two Winograd buffers of one chunk together, in floats.
+    var winogradBudget = 1 << 20
     public init() {}
+}
+
+/// How a convolution is computed. Only stride-1 3×3 convolutions have a Winograd path; every
+/// other shape uses im2col whatever is chosen.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// Winograd F(4×4, 3×3) where eligible, im2col + sgemm elsewhere.
+    case winograd
+    /// im2col + sgemm everywhere (the reference the Winograd path is tested against).
+    case im2col
 }
 
 /// A bias-free 2-D convolution over NHWC tensors, lowered to im2col + `sgemm`.
@@ -22,6 +40,8 @@ public final class Conv2D {
     let workspace: Workspace
     public let output = Tensor(shape: [0])
     public let inputGradient = Tensor(shape: [0])
+    /// Which algorithm eligible shapes use (see `ConvolutionAlgorithm`).
+    public var algorithm: ConvolutionAlgorithm = .winograd
 
     public init(_ name: String, store: ParameterStore, workspace: Workspace,
                 inChannels: Int, outChannels: Int, kernel: Int, stride: Int) {
@@ -45,6 +65,8 @@ public final class Conv2D {
 
     private var isPointwise: Bool { kernel == 1 && stride == 1 }
 
+    private var usesWinograd: Bool { algorithm == .winograd && isWinogradEligible }
+
     /// Images per im2col chunk for an output of `oh × ow` pixels.
     private func imagesPerChunk(_ n: Int, _ oh: Int, _ ow: Int) -> Int {
         let rowFloats = kernel * kernel * inChannels
@@ -59,6 +81,10 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         output.resize(to: [n, oh, ow, outChannels])
         let kk = kernel * kernel * inChannels
+        if usesWinograd {
+            winogradForward(x)
+            return output
+        }
         if isPointwise {
             BLAS.sgemm(m: n * h * w, n: outChannels, k: inChannels, a: x.pointer, lda: inChannels,
                        b: weight, ldb: outChannels, c: output.pointer, ldc: outChannels)
@@ -86,6 +112,10 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         let kk = kernel * kernel * inChannels
         if needInputGradient { inputGradient.resize(to: x.shape) }
+        if usesWinograd {
+            winogradBackward(dy, input: x, needInputGradient: needInputGradient)
+            return inputGradient
+        }
         if isPointwise {
             BLAS.sgemm(transA: true, m: inChannels, n: outChannels, k: n * h * w, a: x.pointer, lda: inChannels,
                        b: dy.pointer, ldb: outChannels, beta: 1, c: weightGradient, ldc: outChannels)
