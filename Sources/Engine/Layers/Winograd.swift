@@ -57,7 +57,9 @@ enum Winograd {
     }
 
     // MARK: 1-D transforms over `n` contiguous channels; `ss`/`ds` are the strides between the
-    // source/destination vectors.
+    // source/destination vectors. Each is one generic body run on 8-float vectors and then on
+    // single floats for the remainder: explicit vectors need no runtime alias checks, which for
+    // 12 pointers and a 32-channel trip count would cost as much as the arithmetic.
 
     /// Bᵀ (6 → 6).
     @inline(__always)
@@ -65,15 +67,23 @@ enum Winograd {
                                  _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss, s4 = s3 + ss, s5 = s4 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds, d4 = d3 + ds, d5 = d4 + ds
-        for c in 0..<n {
-            let x0 = s[c], x1 = s1[c], x2 = s2[c], x3 = s3[c], x4 = s4[c], x5 = s5[c]
-            d[c] = 4 * x0 - 5 * x2 + x4
-            d1[c] = (x3 + x4) - 4 * (x1 + x2)
-            d2[c] = (x4 - x3) + 4 * (x1 - x2)
-            d3[c] = (x4 - x2) + 2 * (x3 - x1)
-            d4[c] = (x4 - x2) - 2 * (x3 - x1)
-            d5[c] = 4 * x1 - 5 * x3 + x5
+        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+            let x0 = L.load(s + c), x1 = L.load(s1 + c), x2 = L.load(s2 + c)
+            let x3 = L.load(s3 + c), x4 = L.load(s4 + c), x5 = L.load(s5 + c)
+            let f2: Float = 2, f4: Float = 4, f5: Float = 5
+            let p = x1 + x2, m = x1 - x2, q = x4 - x2, r = f2 * (x3 - x1)
+            let t0: L = f4 * x0 - f5 * x2 + x4
+            let t5: L = f4 * x1 - f5 * x3 + x5
+            t0.store(d + c)
+            ((x3 + x4) - f4 * p).store(d1 + c)
+            ((x4 - x3) + f4 * m).store(d2 + c)
+            (q + r).store(d3 + c)
+            (q - r).store(d4 + c)
+            t5.store(d5 + c)
         }
+        var c = 0
+        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
+        while c < n { body(c, Float.self); c &+= 1 }
     }
 
     /// Aᵀ (6 → 4).
@@ -82,13 +92,19 @@ enum Winograd {
                                   _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss, s4 = s3 + ss, s5 = s4 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds
-        for c in 0..<n {
-            let a = s1[c] + s2[c], b = s1[c] - s2[c], e = s3[c] + s4[c], f = s3[c] - s4[c]
-            d[c] = s[c] + a + e
-            d1[c] = b + 2 * f
-            d2[c] = a + 4 * e
-            d3[c] = b + 8 * f + s5[c]
+        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+            let m0 = L.load(s + c), m1 = L.load(s1 + c), m2 = L.load(s2 + c)
+            let m3 = L.load(s3 + c), m4 = L.load(s4 + c), m5 = L.load(s5 + c)
+            let f2: Float = 2, f4: Float = 4, f8: Float = 8
+            let a = m1 + m2, b = m1 - m2, e = m3 + m4, f = m3 - m4
+            (m0 + a + e).store(d + c)
+            (b + f2 * f).store(d1 + c)
+            (a + f4 * e).store(d2 + c)
+            (b + f8 * f + m5).store(d3 + c)
         }
+        var c = 0
+        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
+        while c < n { body(c, Float.self); c &+= 1 }
     }
 
     /// G (3 → 6).
@@ -97,15 +113,20 @@ enum Winograd {
                                   _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds, d4 = d3 + ds, d5 = d4 + ds
-        for c in 0..<n {
-            let g0 = s[c], g1 = s1[c], g2 = s2[c]
-            d[c] = g0 * 0.25
-            d1[c] = (g0 + g1 + g2) * (-1 / 6)
-            d2[c] = (g0 - g1 + g2) * (-1 / 6)
-            d3[c] = g0 * (1 / 24) + g1 * (1 / 12) + g2 * (1 / 6)
-            d4[c] = g0 * (1 / 24) - g1 * (1 / 12) + g2 * (1 / 6)
-            d5[c] = g2
+        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+            let g0 = L.load(s + c), g1 = L.load(s1 + c), g2 = L.load(s2 + c)
+            let quarter: Float = 0.25, sixth: Float = 1.0 / 6, twelfth: Float = 1.0 / 12, twentyFourth: Float = 1.0 / 24
+            let outer = twentyFourth * g0 + sixth * g2, middle = twelfth * g1
+            (quarter * g0).store(d + c)
+            (-sixth * (g0 + g1 + g2)).store(d1 + c)
+            (-sixth * (g0 - g1 + g2)).store(d2 + c)
+            (outer + middle).store(d3 + c)
+            (outer - middle).store(d4 + c)
+            g2.store(d5 + c)
         }
+        var c = 0
+        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
+        while c < n { body(c, Float.self); c &+= 1 }
     }
 
     /// A (4 → 6): the adjoint of Aᵀ, applied to output gradients.
@@ -114,17 +135,21 @@ enum Winograd {
                                           _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds, d4 = d3 + ds, d5 = d4 + ds
-        for c in 0..<n {
-            let y0 = s[c], y1 = s1[c], y2 = s2[c], y3 = s3[c]
+        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+            let y0 = L.load(s + c), y1 = L.load(s1 + c), y2 = L.load(s2 + c), y3 = L.load(s3 + c)
+            let f2: Float = 2, f4: Float = 4, f8: Float = 8
             let even = y0 + y2, odd = y1 + y3
-            let even4 = y0 + 4 * y2, odd8 = 2 * y1 + 8 * y3
-            d[c] = y0
-            d1[c] = even + odd
-            d2[c] = even - odd
-            d3[c] = even4 + odd8
-            d4[c] = even4 - odd8
-            d5[c] = y3
+            let even4 = y0 + f4 * y2, odd8 = f2 * y1 + f8 * y3
+            y0.store(d + c)
+            (even + odd).store(d1 + c)
+            (even - odd).store(d2 + c)
+            (even4 + odd8).store(d3 + c)
+            (even4 - odd8).store(d4 + c)
+            y3.store(d5 + c)
         }
+        var c = 0
+        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
+        while c < n { body(c, Float.self); c &+= 1 }
     }
 
     /// Gᵀ (6 → 3): the adjoint of G, applied to transformed weight gradients.
@@ -133,13 +158,21 @@ enum Winograd {
                                           _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss, s4 = s3 + ss, s5 = s4 + ss
         let d1 = d + ds, d2 = d1 + ds
-        for c in 0..<n {
-            let u0 = s[c], u1 = s1[c], u2 = s2[c], u3 = s3[c], u4 = s4[c], u5 = s5[c]
+        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+            let u0 = L.load(s + c), u1 = L.load(s1 + c), u2 = L.load(s2 + c)
+            let u3 = L.load(s3 + c), u4 = L.load(s4 + c), u5 = L.load(s5 + c)
+            let quarter: Float = 0.25, sixth: Float = 1.0 / 6, twelfth: Float = 1.0 / 12, twentyFourth: Float = 1.0 / 24
             let p = u1 + u2, m = u1 - u2, q = u3 + u4, r = u3 - u4
-            d[c] = u0 * 0.25 - p * (1 / 6) + q * (1 / 24)
-            d1[c] = m * (-1 / 6) + r * (1 / 12)
-            d2[c] = (q - p) * (1 / 6) + u5
+            let w0: L = quarter * u0 - sixth * p + twentyFourth * q
+            let w1: L = twelfth * r - sixth * m
+            let w2: L = sixth * (q - p) + u5
+            w0.store(d + c)
+            w1.store(d1 + c)
+            w2.store(d2 + c)
         }
+        var c = 0
+        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
+        while c < n { body(c, Float.self); c &+= 1 }
     }
 
     // MARK: 2-D transforms
@@ -450,5 +483,29 @@ extension Conv2D {
             start = tiles.upperBound
         }
         Winograd.accumulateWeightGradient(du, cin: cin, cout: cout, into: weightGradient, scratch: scratch)
+    }
+}
+
+/// The arithmetic a 1-D transform needs, on one float or on a vector of them, so each transform
+/// is written once for both the vector body and the scalar remainder.
+protocol TransformLane {
+    static func load(_ p: UnsafePointer<Float>) -> Self
+    func store(_ p: UnsafeMutablePointer<Float>)
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Float, b: Self) -> Self
+}
+
+extension Float: TransformLane {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Float { p.pointee }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p.pointee = self }
+}
+
+extension SIMD8: TransformLane where Scalar == Float {
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+    }
+    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, as: SIMD8<Float>.self)
     }
 }
