@@ -57,9 +57,8 @@ enum Winograd {
     }
 
     // MARK: 1-D transforms over `n` contiguous channels; `ss`/`ds` are the strides between the
-    // source/destination vectors. Each is one generic body run on 8-float vectors and then on
-    // single floats for the remainder: explicit vectors need no runtime alias checks, which for
-    // 12 pointers and a 32-channel trip count would cost as much as the arithmetic.
+    // source/destination vectors. Each body runs on 8-float vectors, then single floats
+    // (`FloatLanes`).
 
     /// Bᵀ (6 → 6).
     @inline(__always)
@@ -67,7 +66,7 @@ enum Winograd {
                                  _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss, s4 = s3 + ss, s5 = s4 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds, d4 = d3 + ds, d5 = d4 + ds
-        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+        @inline(__always) func body<L: FloatLanes>(_ c: Int, _: L.Type) {
             let x0 = L.load(s + c), x1 = L.load(s1 + c), x2 = L.load(s2 + c)
             let x3 = L.load(s3 + c), x4 = L.load(s4 + c), x5 = L.load(s5 + c)
             let f2: Float = 2, f4: Float = 4, f5: Float = 5
@@ -81,9 +80,7 @@ enum Winograd {
             (q - r).store(d4 + c)
             t5.store(d5 + c)
         }
-        var c = 0
-        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
-        while c < n { body(c, Float.self); c &+= 1 }
+        forEachLane(n, body, body)
     }
 
     /// Aᵀ (6 → 4).
@@ -92,7 +89,7 @@ enum Winograd {
                                   _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss, s4 = s3 + ss, s5 = s4 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds
-        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+        @inline(__always) func body<L: FloatLanes>(_ c: Int, _: L.Type) {
             let m0 = L.load(s + c), m1 = L.load(s1 + c), m2 = L.load(s2 + c)
             let m3 = L.load(s3 + c), m4 = L.load(s4 + c), m5 = L.load(s5 + c)
             let f2: Float = 2, f4: Float = 4, f8: Float = 8
@@ -102,9 +99,7 @@ enum Winograd {
             (a + f4 * e).store(d2 + c)
             (b + f8 * f + m5).store(d3 + c)
         }
-        var c = 0
-        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
-        while c < n { body(c, Float.self); c &+= 1 }
+        forEachLane(n, body, body)
     }
 
     /// G (3 → 6).
@@ -113,7 +108,7 @@ enum Winograd {
                                   _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds, d4 = d3 + ds, d5 = d4 + ds
-        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+        @inline(__always) func body<L: FloatLanes>(_ c: Int, _: L.Type) {
             let g0 = L.load(s + c), g1 = L.load(s1 + c), g2 = L.load(s2 + c)
             let quarter: Float = 0.25, sixth: Float = 1.0 / 6, twelfth: Float = 1.0 / 12, twentyFourth: Float = 1.0 / 24
             let outer = twentyFourth * g0 + sixth * g2, middle = twelfth * g1
@@ -124,9 +119,7 @@ enum Winograd {
             (outer - middle).store(d4 + c)
             g2.store(d5 + c)
         }
-        var c = 0
-        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
-        while c < n { body(c, Float.self); c &+= 1 }
+        forEachLane(n, body, body)
     }
 
     /// A (4 → 6): the adjoint of Aᵀ, applied to output gradients.
@@ -135,7 +128,7 @@ enum Winograd {
                                           _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss
         let d1 = d + ds, d2 = d1 + ds, d3 = d2 + ds, d4 = d3 + ds, d5 = d4 + ds
-        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+        @inline(__always) func body<L: FloatLanes>(_ c: Int, _: L.Type) {
             let y0 = L.load(s + c), y1 = L.load(s1 + c), y2 = L.load(s2 + c), y3 = L.load(s3 + c)
             let f2: Float = 2, f4: Float = 4, f8: Float = 8
             let even = y0 + y2, odd = y1 + y3
@@ -147,9 +140,7 @@ enum Winograd {
             (even4 - odd8).store(d4 + c)
             y3.store(d5 + c)
         }
-        var c = 0
-        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
-        while c < n { body(c, Float.self); c &+= 1 }
+        forEachLane(n, body, body)
     }
 
     /// Gᵀ (6 → 3): the adjoint of G, applied to transformed weight gradients.
@@ -158,7 +149,7 @@ enum Winograd {
                                           _ d: UnsafeMutablePointer<Float>, _ ds: Int, _ n: Int) {
         let s1 = s + ss, s2 = s1 + ss, s3 = s2 + ss, s4 = s3 + ss, s5 = s4 + ss
         let d1 = d + ds, d2 = d1 + ds
-        @inline(__always) func body<L: TransformLane>(_ c: Int, _: L.Type) {
+        @inline(__always) func body<L: FloatLanes>(_ c: Int, _: L.Type) {
             let u0 = L.load(s + c), u1 = L.load(s1 + c), u2 = L.load(s2 + c)
             let u3 = L.load(s3 + c), u4 = L.load(s4 + c), u5 = L.load(s5 + c)
             let quarter: Float = 0.25, sixth: Float = 1.0 / 6, twelfth: Float = 1.0 / 12, twentyFourth: Float = 1.0 / 24
@@ -170,9 +161,7 @@ enum Winograd {
             w1.store(d1 + c)
             w2.store(d2 + c)
         }
-        var c = 0
-        while c &+ 8 <= n { body(c, SIMD8<Float>.self); c &+= 8 }
-        while c < n { body(c, Float.self); c &+= 1 }
+        forEachLane(n, body, body)
     }
 
     // MARK: 2-D transforms
@@ -483,29 +472,5 @@ extension Conv2D {
             start = tiles.upperBound
         }
         Winograd.accumulateWeightGradient(du, cin: cin, cout: cout, into: weightGradient, scratch: scratch)
-    }
-}
-
-/// The arithmetic a 1-D transform needs, on one float or on a vector of them, so each transform
-/// is written once for both the vector body and the scalar remainder.
-protocol TransformLane {
-    static func load(_ p: UnsafePointer<Float>) -> Self
-    func store(_ p: UnsafeMutablePointer<Float>)
-    static func + (a: Self, b: Self) -> Self
-    static func - (a: Self, b: Self) -> Self
-    static func * (a: Float, b: Self) -> Self
-}
-
-extension Float: TransformLane {
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Float { p.pointee }
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) { p.pointee = self }
-}
-
-extension SIMD8: TransformLane where Scalar == Float {
-    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
-    }
-    @inline(__always) func store(_ p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: self, as: SIMD8<Float>.self)
     }
 }
