@@ -142,6 +142,7 @@ final class WinogradTests: XCTestCase {
             XCTAssertEqual(a.dx, b.dx, "dx at \(threads) threads")
             XCTAssertEqual(a.dw, b.dw, "dW at \(threads) threads")
             XCTAssertLessThan(scaledError(a.y, a.reference.y), Self.tolerance)
+            XCTAssertLessThan(scaledError(a.dx, a.reference.dx), Self.tolerance)
             XCTAssertLessThan(scaledError(a.dw, a.reference.dw), Self.tolerance)
         }
     }

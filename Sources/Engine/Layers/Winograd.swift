@@ -175,10 +175,10 @@ enum Winograd {
     /// U = G g Gᵀ for every (Cin, Cout) pair: w HWIO `[3, 3, cin, cout]` → u `[36, cin, cout]`.
     /// With `rotated`, g is the filter turned by 180° (for the input gradient).
     static func transformWeights(_ w: UnsafePointer<Float>, cin: Int, cout: Int, rotated: Bool,
-                                 into u: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                                 into u: UnsafeMutablePointer<Float>,
+                                 scratch: UnsafeMutablePointer<Float>, scratchPerJob per: Int) {
         let wp = SendablePointer(UnsafeMutablePointer(mutating: w)), up = SendablePointer(u)
         let sp = SendablePointer(scratch)
-        let per = scratchPerJob(channels: cout)
         let plane = cin &* cout
         parallelChunks(cin, chunks: jobs) { job, range in
             let tmp = sp.pointer + job &* per  // [6, 3, cout]
@@ -205,10 +205,10 @@ enum Winograd {
 
     /// dW += Gᵀ dU G: du `[36, cin, cout]` → w-shaped HWIO `[3, 3, cin, cout]`, accumulated.
     static func accumulateWeightGradient(_ du: UnsafePointer<Float>, cin: Int, cout: Int,
-                                         into dw: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                                         into dw: UnsafeMutablePointer<Float>,
+                                         scratch: UnsafeMutablePointer<Float>, scratchPerJob per: Int) {
         let dup = SendablePointer(UnsafeMutablePointer(mutating: du)), dwp = SendablePointer(dw)
         let sp = SendablePointer(scratch)
-        let per = scratchPerJob(channels: cout)
         let plane = cin &* cout
         parallelChunks(cin, chunks: jobs) { job, range in
             let tmp = sp.pointer + job &* per        // [3, 6, cout]
@@ -233,46 +233,41 @@ enum Winograd {
     /// V = Bᵀ d B for tiles `tiles` of x `[n, h, w, channels]` → v `[36, tiles.count, channels]`.
     static func transformInput(_ x: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                into v: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let xp = SendablePointer(UnsafeMutablePointer(mutating: x)), vp = SendablePointer(v)
-        let sp = SendablePointer(scratch)
-        let per = scratchPerJob(channels: c)
         let count = tiles.count, first = tiles.lowerBound
         let (h, w) = (tiling.height, tiling.width)
         let plane = count &* c
-        parallelChunks(count, chunks: jobs) { job, range in
-            let patch = sp.pointer + job &* per      // [6, 6, c] zero-padded copy for edge tiles
-            let tmp = patch + 36 &* c                // [6, 6, c] after the column pass
-            for t in range {
-                let (image, oy, ox) = tiling.origin(first &+ t)
-                let y0 = oy &- 1, x0 = ox &- 1
-                let image0 = xp.pointer + image &* h &* w &* c
-                var src: UnsafePointer<Float>, rowStride: Int
-                if y0 >= 0 && x0 >= 0 && y0 &+ 6 <= h && x0 &+ 6 <= w {
-                    src = UnsafePointer(image0 + (y0 &* w &+ x0) &* c)
-                    rowStride = w &* c
-                } else {
-                    for i in 0..<6 {
-                        let iy = y0 &+ i
-                        for j in 0..<6 {
-                            let ix = x0 &+ j
-                            let d = patch + (i &* 6 &+ j) &* c
-                            if iy >= 0 && iy < h && ix >= 0 && ix < w {
-                                d.update(from: image0 + (iy &* w &+ ix) &* c, count: c)
-                            } else {
-                                d.update(repeating: 0, count: c)
-                            }
+        let patch = scratch                          // [6, 6, c] zero-padded copy for edge tiles
+        let tmp = patch + 36 &* c                    // [6, 6, c] after the column pass
+        for t in 0..<count {
+            let (image, oy, ox) = tiling.origin(first &+ t)
+            let y0 = oy &- 1, x0 = ox &- 1
+            let image0 = x + image &* h &* w &* c
+            var src: UnsafePointer<Float>, rowStride: Int
+            if y0 >= 0 && x0 >= 0 && y0 &+ 6 <= h && x0 &+ 6 <= w {
+                src = UnsafePointer(image0 + (y0 &* w &+ x0) &* c)
+                rowStride = w &* c
+            } else {
+                for i in 0..<6 {
+                    let iy = y0 &+ i
+                    for j in 0..<6 {
+                        let ix = x0 &+ j
+                        let d = patch + (i &* 6 &+ j) &* c
+                        if iy >= 0 && iy < h && ix >= 0 && ix < w {
+                            d.update(from: image0 + (iy &* w &+ ix) &* c, count: c)
+                        } else {
+                            d.update(repeating: 0, count: c)
                         }
                     }
-                    src = UnsafePointer(patch)
-                    rowStride = 6 &* c
                 }
-                for j in 0..<6 {
-                    inputTransform1D(src + j &* c, rowStride, tmp + j &* c, 6 &* c, c)
-                }
-                let out = vp.pointer + t &* c
-                for i in 0..<6 {
-                    inputTransform1D(UnsafePointer(tmp + i &* 6 &* c), c, out + i &* 6 &* plane, plane, c)
-                }
+                src = UnsafePointer(patch)
+                rowStride = 6 &* c
+            }
+            for j in 0..<6 {
+                inputTransform1D(src + j &* c, rowStride, tmp + j &* c, 6 &* c, c)
+            }
+            let out = v + t &* c
+            for i in 0..<6 {
+                inputTransform1D(UnsafePointer(tmp + i &* 6 &* c), c, out + i &* 6 &* plane, plane, c)
             }
         }
     }
@@ -281,43 +276,38 @@ enum Winograd {
     /// → z `[36, tiles.count, channels]`.
     static func transformOutputGradient(_ dy: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                         into z: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let yp = SendablePointer(UnsafeMutablePointer(mutating: dy)), zp = SendablePointer(z)
-        let sp = SendablePointer(scratch)
-        let per = scratchPerJob(channels: c)
         let count = tiles.count, first = tiles.lowerBound
         let (h, w) = (tiling.height, tiling.width)
         let plane = count &* c
-        parallelChunks(count, chunks: jobs) { job, range in
-            let patch = sp.pointer + job &* per      // [4, 4, c]
-            let tmp = patch + 16 &* c                // [6, 4, c]
-            for t in range {
-                let (image, oy, ox) = tiling.origin(first &+ t)
-                let image0 = yp.pointer + image &* h &* w &* c
-                var src: UnsafePointer<Float>, rowStride: Int
-                if oy &+ 4 <= h && ox &+ 4 <= w {
-                    src = UnsafePointer(image0 + (oy &* w &+ ox) &* c)
-                    rowStride = w &* c
-                } else {
-                    for i in 0..<4 {
-                        for j in 0..<4 {
-                            let d = patch + (i &* 4 &+ j) &* c
-                            if oy &+ i < h && ox &+ j < w {
-                                d.update(from: image0 + ((oy &+ i) &* w &+ ox &+ j) &* c, count: c)
-                            } else {
-                                d.update(repeating: 0, count: c)
-                            }
+        let patch = scratch                          // [4, 4, c] zero-padded copy for edge tiles
+        let tmp = patch + 16 &* c                    // [6, 4, c] after the column pass
+        for t in 0..<count {
+            let (image, oy, ox) = tiling.origin(first &+ t)
+            let image0 = dy + image &* h &* w &* c
+            var src: UnsafePointer<Float>, rowStride: Int
+            if oy &+ 4 <= h && ox &+ 4 <= w {
+                src = UnsafePointer(image0 + (oy &* w &+ ox) &* c)
+                rowStride = w &* c
+            } else {
+                for i in 0..<4 {
+                    for j in 0..<4 {
+                        let d = patch + (i &* 4 &+ j) &* c
+                        if oy &+ i < h && ox &+ j < w {
+                            d.update(from: image0 + ((oy &+ i) &* w &+ ox &+ j) &* c, count: c)
+                        } else {
+                            d.update(repeating: 0, count: c)
                         }
                     }
-                    src = UnsafePointer(patch)
-                    rowStride = 4 &* c
                 }
-                for j in 0..<4 {
-                    outputGradientTransform1D(src + j &* c, rowStride, tmp + j &* c, 4 &* c, c)
-                }
-                let out = zp.pointer + t &* c
-                for i in 0..<6 {
-                    outputGradientTransform1D(UnsafePointer(tmp + i &* 4 &* c), c, out + i &* 6 &* plane, plane, c)
-                }
+                src = UnsafePointer(patch)
+                rowStride = 4 &* c
+            }
+            for j in 0..<4 {
+                outputGradientTransform1D(src + j &* c, rowStride, tmp + j &* c, 4 &* c, c)
+            }
+            let out = z + t &* c
+            for i in 0..<6 {
+                outputGradientTransform1D(UnsafePointer(tmp + i &* 4 &* c), c, out + i &* 6 &* plane, plane, c)
             }
         }
     }
@@ -326,31 +316,26 @@ enum Winograd {
     /// y `[n, h, w, channels]`, overwritten.
     static func transformOutput(_ m: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                 into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let mp = SendablePointer(UnsafeMutablePointer(mutating: m)), yp = SendablePointer(y)
-        let sp = SendablePointer(scratch)
-        let per = scratchPerJob(channels: c)
         let count = tiles.count, first = tiles.lowerBound
         let (h, w) = (tiling.height, tiling.width)
         let plane = count &* c
-        parallelChunks(count, chunks: jobs) { job, range in
-            let tmp = sp.pointer + job &* per        // [4, 6, c] after the column pass
-            let row = tmp + 24 &* c                  // [4, c] one output row of an edge tile
-            for t in range {
-                let (image, oy, ox) = tiling.origin(first &+ t)
-                let image0 = yp.pointer + image &* h &* w &* c
-                let src = UnsafePointer(mp.pointer + t &* c)
-                for j in 0..<6 {
-                    outputTransform1D(src + j &* plane, 6 &* plane, tmp + j &* c, 6 &* c, c)
-                }
-                let validX = min(4, w &- ox)
-                for i in 0..<min(4, h &- oy) {
-                    let dst = image0 + ((oy &+ i) &* w &+ ox) &* c
-                    if validX == 4 {
-                        outputTransform1D(UnsafePointer(tmp + i &* 6 &* c), c, dst, c, c)
-                    } else {
-                        outputTransform1D(UnsafePointer(tmp + i &* 6 &* c), c, row, c, c)
-                        dst.update(from: row, count: validX &* c)
-                    }
+        let tmp = scratch                            // [4, 6, c] after the column pass
+        let row = tmp + 24 &* c                      // [4, c] one output row of an edge tile
+        for t in 0..<count {
+            let (image, oy, ox) = tiling.origin(first &+ t)
+            let image0 = y + image &* h &* w &* c
+            let src = m + t &* c
+            for j in 0..<6 {
+                outputTransform1D(src + j &* plane, 6 &* plane, tmp + j &* c, 6 &* c, c)
+            }
+            let validX = min(4, w &- ox)
+            for i in 0..<min(4, h &- oy) {
+                let dst = image0 + ((oy &+ i) &* w &+ ox) &* c
+                if validX == 4 {
+                    outputTransform1D(UnsafePointer(tmp + i &* 6 &* c), c, dst, c, c)
+                } else {
+                    outputTransform1D(UnsafePointer(tmp + i &* 6 &* c), c, row, c, c)
+                    dst.update(from: row, count: validX &* c)
                 }
             }
         }
@@ -359,64 +344,90 @@ enum Winograd {
     // MARK: the 36 products
 
     /// For each ξ: `c[ξ] = op(a[ξ]) · op(b[ξ]) (+ c[ξ] if accumulate)`, with a, b, c given as
-    /// base pointers and per-position strides. With several compute threads the positions are
-    /// spread over them, each GEMM single-threaded, so every product is computed the same way
-    /// whatever the timing.
+    /// base pointers and per-position strides. Runs on the calling thread (BLAS single-threaded
+    /// inside `Parts.run`).
+    @inline(__always)
     static func multiply(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                          a: UnsafePointer<Float>, lda: Int, strideA: Int,
                          b: UnsafePointer<Float>, ldb: Int, strideB: Int,
                          accumulate: Bool = false,
                          c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int) {
-        let beta: Float = accumulate ? 1 : 0
-        let threads = ComputeThreads.count
-        if threads == 1 || !spreadProductsOverThreads {
-            for xi in 0..<positions {
-                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
-                           a: a + xi &* strideA, lda: lda, b: b + xi &* strideB, ldb: ldb,
-                           beta: beta, c: c + xi &* strideC, ldc: ldc)
-            }
-            return
+        for xi in 0..<positions {
+            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
+                       a: a + xi &* strideA, lda: lda, b: b + xi &* strideB, ldb: ldb,
+                       beta: accumulate ? 1 : 0, c: c + xi &* strideC, ldc: ldc)
         }
-        let ap = SendablePointer(UnsafeMutablePointer(mutating: a))
-        let bp = SendablePointer(UnsafeMutablePointer(mutating: b)), cp = SendablePointer(c)
-        BLAS.setThreads(1)
-        parallelChunks(positions, chunks: threads) { _, range in
-            for xi in range {
-                BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
-                           a: ap.pointer + xi &* strideA, lda: lda, b: bp.pointer + xi &* strideB, ldb: ldb,
-                           beta: beta, c: cp.pointer + xi &* strideC, ldc: ldc)
-            }
-        }
-        BLAS.setThreads(threads)
     }
 
-    /// Whether `multiply` runs the 36 GEMMs concurrently, one single-threaded GEMM per position
-    /// (true), or one after another with OpenBLAS threading each (false). A benchmark switch.
-    nonisolated(unsafe) static var spreadProductsOverThreads = true
+    // MARK: parts
+
+    /// How the tiles of one convolution are split for the compute threads: `count` contiguous
+    /// parts, each run start to end (transform, 36 GEMMs, inverse transform per chunk) by one
+    /// thread with its own buffers. One fork-join per convolution instead of one per transform
+    /// and chunk: with chunks of ~100 tiles a fork-join costs as much as the work it splits.
+    /// Twice as many parts as threads, so that a thread slowed by other processes on the machine
+    /// hands work to the other. The split depends only on the tile and thread counts.
+    struct Parts {
+        let tiles: Int, perPart: Int, count: Int
+
+        init(tiles: Int, threads: Int) {
+            let wanted = threads == 1 ? 1 : 2 &* threads
+            self.tiles = tiles
+            perPart = max(1, (tiles + wanted - 1) / wanted)
+            count = max(1, (tiles + perPart - 1) / perPart)
+        }
+
+        func range(_ part: Int) -> Range<Int> { (part &* perPart)..<min(tiles, (part &+ 1) &* perPart) }
+
+        /// Runs `body(part, tiles)` for every part, concurrently when there are several, with
+        /// OpenBLAS single-threaded meanwhile (each part's GEMMs are small; the parts are the
+        /// parallelism).
+        func run(_ body: (Int, Range<Int>) -> Void) {
+            if count == 1 { body(0, range(0)); return }
+            BLAS.setThreads(1)
+            parallelChunks(count, chunks: count) { part, _ in body(part, range(part)) }
+            BLAS.setThreads(ComputeThreads.count)
+        }
+    }
 }
 
 extension Conv2D {
     /// Whether this convolution can take the Winograd path (3×3, stride 1, pad 1).
     var isWinogradEligible: Bool { kernel == 3 && stride == 1 && padding == 1 }
 
-    /// Tiles per chunk: the two transformed buffers `[36, tiles, max(Cin, Cout)]` stay within
-    /// the workspace's Winograd budget.
-    func winogradTilesPerChunk(_ total: Int) -> Int {
-        let widest = max(inChannels, outChannels)
-        return max(1, min(total, workspace.winogradBudget / (2 &* Winograd.positions &* widest)))
+    /// The per-part buffers of one Winograd pass, carved from the workspace.
+    private struct WinogradBuffers {
+        /// Tiles per chunk: a part's two `[36, tiles, max(Cin, Cout)]` buffers stay within the
+        /// workspace's Winograd budget.
+        let chunk: Int
+        let first: SendablePointer<Float>, second: SendablePointer<Float>, scratch: SendablePointer<Float>
+        let bufferFloats: Int, scratchFloats: Int
+        /// Transformed weights `[36, Cin, Cout]`; and `[parts, 36, Cin, Cout]` weight-gradient partials.
+        let weights: UnsafeMutablePointer<Float>, weightGradients: SendablePointer<Float>
+
+        func first(_ part: Int) -> UnsafeMutablePointer<Float> { first.pointer + part &* bufferFloats }
+        func second(_ part: Int) -> UnsafeMutablePointer<Float> { second.pointer + part &* bufferFloats }
+        func scratch(_ part: Int) -> UnsafeMutablePointer<Float> { scratch.pointer + part &* scratchFloats }
     }
 
-    /// Prepares the workspace buffers for chunks of `chunk` tiles; returns (first, second,
-    /// weights, scratch) pointers.
-    private func winogradBuffers(chunk: Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
-                                                UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) {
+    private func winogradBuffers(parts: Winograd.Parts, weightGradients: Bool) -> WinogradBuffers {
         let widest = max(inChannels, outChannels)
+        let chunk = max(1, min(parts.perPart, workspace.winogradBudget / (2 &* Winograd.positions &* widest)))
+        let bufferFloats = Winograd.positions &* chunk &* widest
+        let scratchFloats = max(Winograd.scratchPerJob(channels: widest), 18 &* widest)
+        let weightFloats = Winograd.positions &* inChannels &* outChannels
         let ws = workspace
-        ws.winogradFirst.resize(to: [Winograd.positions * chunk * widest])
-        ws.winogradSecond.resize(to: [Winograd.positions * chunk * widest])
-        ws.winogradWeights.resize(to: [Winograd.positions * inChannels * outChannels])
-        ws.winogradScratch.resize(to: [Winograd.jobs * Winograd.scratchPerJob(channels: widest)])
-        return (ws.winogradFirst.pointer, ws.winogradSecond.pointer, ws.winogradWeights.pointer, ws.winogradScratch.pointer)
+        ws.winogradFirst.resize(to: [parts.count * bufferFloats])
+        ws.winogradSecond.resize(to: [parts.count * bufferFloats])
+        ws.winogradScratch.resize(to: [max(parts.count, Winograd.jobs) * scratchFloats])
+        ws.winogradWeights.resize(to: [weightFloats])
+        if weightGradients { ws.winogradWeightGradient.resize(to: [parts.count * weightFloats]) }
+        return WinogradBuffers(chunk: chunk, first: SendablePointer(ws.winogradFirst.pointer),
+                               second: SendablePointer(ws.winogradSecond.pointer),
+                               scratch: SendablePointer(ws.winogradScratch.pointer),
+                               bufferFloats: bufferFloats, scratchFloats: scratchFloats,
+                               weights: ws.winogradWeights.pointer,
+                               weightGradients: SendablePointer(ws.winogradWeightGradient.pointer))
     }
 
     /// Forward by Winograd: x `[n, h, w, Cin]` → output `[n, h, w, Cout]`.
@@ -424,18 +435,23 @@ extension Conv2D {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cin, cout) = (inChannels, outChannels)
         let tiling = Winograd.Tiling(images: n, height: h, width: w)
-        let chunk = winogradTilesPerChunk(tiling.count)
-        let (v, m, u, scratch) = winogradBuffers(chunk: chunk)
-        Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: false, into: u, scratch: scratch)
-        var first = 0
-        while first < tiling.count {
-            let tiles = first..<min(tiling.count, first + chunk)
-            let t = tiles.count
-            Winograd.transformInput(x.pointer, tiling: tiling, channels: cin, tiles: tiles, into: v, scratch: scratch)
-            Winograd.multiply(m: t, n: cout, k: cin, a: v, lda: cin, strideA: t * cin,
-                              b: u, ldb: cout, strideB: cin * cout, c: m, ldc: cout, strideC: t * cout)
-            Winograd.transformOutput(m, tiling: tiling, channels: cout, tiles: tiles, into: output.pointer, scratch: scratch)
-            first = tiles.upperBound
+        let parts = Winograd.Parts(tiles: tiling.count, threads: ComputeThreads.count)
+        let b = winogradBuffers(parts: parts, weightGradients: false)
+        Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: false, into: b.weights,
+                                  scratch: b.scratch.pointer, scratchPerJob: b.scratchFloats)
+        let u = SendablePointer(b.weights), xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer)
+        parts.run { part, range in
+            let (v, m, scratch) = (b.first(part), b.second(part), b.scratch(part))
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let tiles = start..<min(range.upperBound, start &+ b.chunk)
+                let t = tiles.count
+                Winograd.transformInput(xp.pointer, tiling: tiling, channels: cin, tiles: tiles, into: v, scratch: scratch)
+                Winograd.multiply(m: t, n: cout, k: cin, a: v, lda: cin, strideA: t &* cin,
+                                  b: u.pointer, ldb: cout, strideB: cin &* cout, c: m, ldc: cout, strideC: t &* cout)
+                Winograd.transformOutput(m, tiling: tiling, channels: cout, tiles: tiles, into: yp.pointer, scratch: scratch)
+                start = tiles.upperBound
+            }
         }
     }
 
@@ -444,33 +460,48 @@ extension Conv2D {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cin, cout) = (inChannels, outChannels)
         let tiling = Winograd.Tiling(images: n, height: h, width: w)
-        let chunk = winogradTilesPerChunk(tiling.count)
-        let (first, second, u, scratch) = winogradBuffers(chunk: chunk)
-        let ws = workspace
-        ws.winogradWeightGradient.resize(to: [Winograd.positions * cin * cout])
-        let du = ws.winogradWeightGradient.pointer
+        let parts = Winograd.Parts(tiles: tiling.count, threads: ComputeThreads.count)
+        let b = winogradBuffers(parts: parts, weightGradients: true)
         if needInputGradient {
             // U'ᵀ: the rotated filters' transform, laid out [36, Cin, Cout] and used transposed.
-            Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: true, into: u, scratch: scratch)
+            Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: true, into: b.weights,
+                                      scratch: b.scratch.pointer, scratchPerJob: b.scratchFloats)
         }
-        var start = 0
-        while start < tiling.count {
-            let tiles = start..<min(tiling.count, start + chunk)
-            let t = tiles.count
-            if needInputGradient {
-                Winograd.transformInput(dy.pointer, tiling: tiling, channels: cout, tiles: tiles, into: first, scratch: scratch)
-                Winograd.multiply(transB: true, m: t, n: cin, k: cout, a: first, lda: cout, strideA: t * cout,
-                                  b: u, ldb: cout, strideB: cin * cout, c: second, ldc: cin, strideC: t * cin)
-                Winograd.transformOutput(second, tiling: tiling, channels: cin, tiles: tiles,
-                                         into: inputGradient.pointer, scratch: scratch)
+        let u = SendablePointer(b.weights), xp = SendablePointer(x.pointer), dyp = SendablePointer(dy.pointer)
+        let dxp = SendablePointer(inputGradient.pointer)
+        let weightFloats = Winograd.positions &* cin &* cout
+        parts.run { part, range in
+            let (first, second, scratch) = (b.first(part), b.second(part), b.scratch(part))
+            let du = b.weightGradients.pointer + part &* weightFloats
+            var start = range.lowerBound
+            while start < range.upperBound {
+                let tiles = start..<min(range.upperBound, start &+ b.chunk)
+                let t = tiles.count
+                if needInputGradient {
+                    Winograd.transformInput(dyp.pointer, tiling: tiling, channels: cout, tiles: tiles, into: first, scratch: scratch)
+                    Winograd.multiply(transB: true, m: t, n: cin, k: cout, a: first, lda: cout, strideA: t &* cout,
+                                      b: u.pointer, ldb: cout, strideB: cin &* cout, c: second, ldc: cin, strideC: t &* cin)
+                    Winograd.transformOutput(second, tiling: tiling, channels: cin, tiles: tiles, into: dxp.pointer, scratch: scratch)
+                }
+                Winograd.transformOutputGradient(dyp.pointer, tiling: tiling, channels: cout, tiles: tiles, into: first, scratch: scratch)
+                Winograd.transformInput(xp.pointer, tiling: tiling, channels: cin, tiles: tiles, into: second, scratch: scratch)
+                Winograd.multiply(transA: true, m: cin, n: cout, k: t, a: second, lda: cin, strideA: t &* cin,
+                                  b: first, ldb: cout, strideB: t &* cout, accumulate: start > range.lowerBound,
+                                  c: du, ldc: cout, strideC: cin &* cout)
+                start = tiles.upperBound
             }
-            Winograd.transformOutputGradient(dy.pointer, tiling: tiling, channels: cout, tiles: tiles, into: first, scratch: scratch)
-            Winograd.transformInput(x.pointer, tiling: tiling, channels: cin, tiles: tiles, into: second, scratch: scratch)
-            Winograd.multiply(transA: true, m: cin, n: cout, k: t, a: second, lda: cin, strideA: t * cin,
-                              b: first, ldb: cout, strideB: t * cout, accumulate: start > 0,
-                              c: du, ldc: cout, strideC: cin * cout)
-            start = tiles.upperBound
         }
-        Winograd.accumulateWeightGradient(du, cin: cin, cout: cout, into: weightGradient, scratch: scratch)
+        // Partials summed in part order, so dW does not depend on which thread ran which part.
+        let du = b.weightGradients
+        if parts.count > 1 {
+            parallelChunks(weightFloats, chunks: Winograd.jobs) { _, range in
+                for part in 1..<parts.count {
+                    let src = du.pointer + part &* weightFloats
+                    for i in range { du.pointer[i] += src[i] }
+                }
+            }
+        }
+        Winograd.accumulateWeightGradient(du.pointer, cin: cin, cout: cout, into: weightGradient,
+                                          scratch: b.scratch.pointer, scratchPerJob: b.scratchFloats)
     }
 }
