@@ -61,8 +61,8 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Image height/width/channels, e.g. 32x32x3.")
     var input: String = "32x32x3"
 
-    @Option(help: "Convolution algorithm for stride-1 3×3 convolutions: winograd or im2col.")
-    var convolution: String = "winograd"
+    @Option(help: "Algorithm of the stride-1 3×3 convolutions: winograd (F(4×4,3×3)) or im2col.")
+    var convolution: ConvolutionAlgorithm = .winograd
 
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
@@ -84,9 +84,6 @@ struct EngineBench: AsyncParsableCommand {
         let dims = input.split(separator: "x").compactMap { Int($0) }
         guard dims.count == 3 else { throw ValidationError("--input must be HxWxC, e.g. 32x32x3") }
         guard let f = ModelSpec.Form(rawValue: form) else { throw ValidationError("--form must be pba or zagoruyko") }
-        guard let algorithm = ConvolutionAlgorithm(rawValue: convolution) else {
-            throw ValidationError("--convolution must be winograd or im2col, got '\(convolution)'")
-        }
         print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form, \(convolution) convolutions")
         print("OpenBLAS: \(BLAS.config)")
         var rows: [Row] = []
@@ -102,7 +99,7 @@ struct EngineBench: AsyncParsableCommand {
                 var options = TrainingOptions()
                 options.epochs = 1
                 let trainer = Trainer(spec: spec, options: options)
-                trainer.model.setConvolutionAlgorithm(algorithm)
+                trainer.model.setConvolutionAlgorithm(convolution)
                 let rssModel = procStatusKB("VmRSS") ?? 0
                 resetPeakRSS()
                 var g = SeededGenerator(seed: 1)

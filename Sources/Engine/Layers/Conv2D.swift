@@ -29,7 +29,9 @@ public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
     case im2col
 }
 
-/// A bias-free 2-D convolution over NHWC tensors, lowered to im2col + `sgemm`.
+/// A bias-free 2-D convolution over NHWC tensors: stride-1 3×3 convolutions by Winograd
+/// F(4×4, 3×3) (`Winograd`, 4× fewer multiplies) unless `algorithm` is `.im2col`; every other
+/// shape lowered to im2col + `sgemm`.
 ///
 /// Weights are HWIO, i.e. a `[k*k*inChannels, outChannels]` matrix, so that one image chunk's
 /// forward pass is `columns · W` and lands directly in NHWC order. Padding is symmetric
