@@ -25,7 +25,7 @@ import Tensor
 /// read zeros and write only their valid outputs. Every transform vectorises over the innermost,
 /// contiguous channel axis.
 ///
-/// Work is split into `Parts` (contiguous tile ranges, one fork-join per convolution); within a
+/// Work is split into `ConvolutionParts` (contiguous tile ranges, one fork-join per pass); within a
 /// part, chunks of tiles sized to the workspace's budget go through input transform, 36
 /// single-threaded GEMMs and output transform while still in cache.
 ///
@@ -353,7 +353,7 @@ enum Winograd {
 
     /// For each ξ: `c[ξ] = op(a[ξ]) · op(b[ξ]) (+ c[ξ] if accumulate)`, with a, b, c given as
     /// base pointers and per-position strides. Runs on the calling thread (BLAS single-threaded
-    /// inside `Parts.run`).
+    /// inside `ConvolutionParts.run`).
     @inline(__always)
     static func multiply(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
                          a: UnsafePointer<Float>, lda: Int, strideA: Int,
@@ -364,37 +364,6 @@ enum Winograd {
             BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
                        a: a + xi &* strideA, lda: lda, b: b + xi &* strideB, ldb: ldb,
                        beta: accumulate ? 1 : 0, c: c + xi &* strideC, ldc: ldc)
-        }
-    }
-
-    // MARK: parts
-
-    /// How the tiles of one convolution are split for the compute threads: `count` contiguous
-    /// parts, each run start to end (transform, 36 GEMMs, inverse transform per chunk) by one
-    /// thread with its own buffers. One fork-join per convolution instead of one per transform
-    /// and chunk: with chunks of ~100 tiles a fork-join costs as much as the work it splits.
-    /// Twice as many parts as threads, so that a thread slowed by other processes on the machine
-    /// hands work to the other. The split depends only on the tile and thread counts.
-    struct Parts {
-        let tiles: Int, perPart: Int, count: Int
-
-        init(tiles: Int, threads: Int) {
-            let wanted = threads == 1 ? 1 : 2 &* threads
-            self.tiles = tiles
-            perPart = max(1, (tiles + wanted - 1) / wanted)
-            count = max(1, (tiles + perPart - 1) / perPart)
-        }
-
-        func range(_ part: Int) -> Range<Int> { (part &* perPart)..<min(tiles, (part &+ 1) &* perPart) }
-
-        /// Runs `body(part, tiles)` for every part, concurrently when there are several, with
-        /// OpenBLAS single-threaded meanwhile (each part's GEMMs are small; the parts are the
-        /// parallelism).
-        func run(_ body: (Int, Range<Int>) -> Void) {
-            if count == 1 { body(0, range(0)); return }
-            BLAS.setThreads(1)
-            parallelChunks(count, chunks: count) { part, _ in body(part, range(part)) }
-            BLAS.setThreads(ComputeThreads.count)
         }
     }
 }
@@ -418,7 +387,7 @@ extension Conv2D {
         func scratch(_ part: Int) -> UnsafeMutablePointer<Float> { scratch.pointer + part &* scratchFloats }
     }
 
-    private func winogradBuffers(parts: Winograd.Parts, weightGradients: Bool) -> WinogradBuffers {
+    private func winogradBuffers(parts: ConvolutionParts, weightGradients: Bool) -> WinogradBuffers {
         let widest = max(inChannels, outChannels)
         let chunk = max(1, min(parts.perPart, workspace.winogradBudget / (2 &* Winograd.positions &* widest)))
         let bufferFloats = Winograd.positions &* chunk &* widest
@@ -443,7 +412,7 @@ extension Conv2D {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cin, cout) = (inChannels, outChannels)
         let tiling = Winograd.Tiling(images: n, height: h, width: w)
-        let parts = Winograd.Parts(tiles: tiling.count, threads: ComputeThreads.count)
+        let parts = ConvolutionParts(items: tiling.count, threads: ComputeThreads.count)
         let b = winogradBuffers(parts: parts, weightGradients: false)
         Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: false, into: b.weights,
                                   scratch: b.scratch.pointer, scratchPerJob: b.scratchFloats)
@@ -468,7 +437,7 @@ extension Conv2D {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let (cin, cout) = (inChannels, outChannels)
         let tiling = Winograd.Tiling(images: n, height: h, width: w)
-        let parts = Winograd.Parts(tiles: tiling.count, threads: ComputeThreads.count)
+        let parts = ConvolutionParts(items: tiling.count, threads: ComputeThreads.count)
         let b = winogradBuffers(parts: parts, weightGradients: true)
         if needInputGradient {
             // U'ᵀ: the rotated filters' transform, laid out [36, Cin, Cout] and used transposed.
@@ -502,12 +471,7 @@ extension Conv2D {
         // Partials summed in part order, so dW does not depend on which thread ran which part.
         let du = b.weightGradients
         if parts.count > 1 {
-            parallelChunks(weightFloats, chunks: Winograd.jobs) { _, range in
-                for part in 1..<parts.count {
-                    let src = du.pointer + part &* weightFloats
-                    for i in range { du.pointer[i] += src[i] }
-                }
-            }
+            addPartials(du.pointer + weightFloats, parts: parts.count - 1, floats: weightFloats, into: du.pointer)
         }
         Winograd.accumulateWeightGradient(du.pointer, cin: cin, cout: cout, into: weightGradient,
                                           scratch: b.scratch.pointer, scratchPerJob: b.scratchFloats)
