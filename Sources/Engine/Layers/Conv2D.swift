@@ -4,7 +4,7 @@ import Tensor
 /// grown on demand. Layers run one after another, so one set serves them all.
 public final class Workspace: @unchecked Sendable {
     let columns = Tensor(shape: [0])
-    /// Upper bound on the im2col matrix one part of a convolution builds at once, in floats
+    /// Upper bound on the im2col matrices a convolution's parts build at once, in floats
     /// (16 MiB): large enough for efficient GEMMs, small enough to stay in the outer caches'
     /// neighbourhood.
     var columnBudget = 4 << 20
@@ -74,10 +74,11 @@ public final class Conv2D {
 
     private var usesWinograd: Bool { algorithm == .winograd && isWinogradEligible }
 
-    /// Images per im2col chunk for an output of `oh × ow` pixels.
-    private func imagesPerChunk(_ n: Int, _ oh: Int, _ ow: Int) -> Int {
+    /// Images per im2col chunk of one part for an output of `oh × ow` pixels: the parts' column
+    /// buffers together stay within the workspace's column budget.
+    private func imagesPerChunk(_ parts: ConvolutionParts, _ oh: Int, _ ow: Int) -> Int {
         let rowFloats = kernel * kernel * inChannels
-        return max(1, min(n, workspace.columnBudget / max(1, oh * ow * rowFloats)))
+        return max(1, min(parts.perPart, workspace.columnBudget / parts.count / max(1, oh * ow * rowFloats)))
     }
 
     /// x: [n, h, w, inChannels] → [n, oh, ow, outChannels]
@@ -102,7 +103,7 @@ public final class Conv2D {
             return output
         }
         let parts = ConvolutionParts(items: n, threads: ComputeThreads.count)
-        let chunk = imagesPerChunk(parts.perPart, oh, ow)
+        let chunk = imagesPerChunk(parts, oh, ow)
         let columnFloats = chunk * oh * ow * kk
         workspace.columns.resize(to: [parts.count * columnFloats])
         let columns = SendablePointer(workspace.columns.pointer)
@@ -155,7 +156,7 @@ public final class Conv2D {
             if !single { addPartials(partials.pointer, parts: parts.count, floats: weightFloats, into: weightGradient) }
             return inputGradient
         }
-        let chunk = imagesPerChunk(parts.perPart, oh, ow)
+        let chunk = imagesPerChunk(parts, oh, ow)
         let columnFloats = chunk * oh * ow * kk
         workspace.columns.resize(to: [parts.count * columnFloats])
         let columns = SendablePointer(workspace.columns.pointer)

@@ -174,7 +174,7 @@ enum Winograd {
 
     // MARK: 2-D transforms
 
-    /// Scratch floats one parallel job needs for transforms over `channels` channels.
+    /// Scratch floats one part or job needs for any transform over at most `channels` channels.
     static func scratchPerJob(channels: Int) -> Int { 72 &* channels }
 
     /// Number of parallel jobs the transforms are split into (fixed per thread count).
@@ -391,7 +391,7 @@ extension Conv2D {
         let widest = max(inChannels, outChannels)
         let chunk = max(1, min(parts.perPart, workspace.winogradBudget / (2 &* Winograd.positions &* widest)))
         let bufferFloats = Winograd.positions &* chunk &* widest
-        let scratchFloats = max(Winograd.scratchPerJob(channels: widest), 18 &* widest)
+        let scratchFloats = Winograd.scratchPerJob(channels: widest)
         let weightFloats = Winograd.positions &* inChannels &* outChannels
         let ws = workspace
         ws.winogradFirst.resize(to: [parts.count * bufferFloats])
