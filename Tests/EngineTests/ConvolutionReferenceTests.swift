@@ -57,6 +57,8 @@ final class ConvolutionReferenceTests: XCTestCase {
                 let store = ParameterStore()
                 let ws = Workspace()
                 ws.columnBudget = 500  // several chunks per part
+                ws.winogradBudget = 2000
+                ws.winogradMinimumChunk = 1
                 let conv = Conv2D("c", store: store, workspace: ws, inChannels: 5, outChannels: 7,
                                   kernel: shape.k, stride: shape.s)
                 conv.algorithm = shape.algorithm

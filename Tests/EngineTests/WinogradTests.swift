@@ -62,7 +62,7 @@ final class WinogradTests: XCTestCase {
         var g = SeededGenerator(seed: seed)
         let store = ParameterStore()
         let ws = Workspace()
-        if let budget { ws.winogradBudget = budget }
+        if let budget { ws.winogradBudget = budget; ws.winogradMinimumChunk = 1 }
         let conv = Conv2D("c", store: store, workspace: ws, inChannels: cs.cin, outChannels: cs.cout, kernel: 3, stride: 1)
         conv.algorithm = algorithm
         store.finalize(generator: &g)

@@ -375,7 +375,7 @@ extension Conv2D {
     /// The per-part buffers of one Winograd pass, carved from the workspace.
     private struct WinogradBuffers {
         /// Tiles per chunk: a part's two `[36, tiles, max(Cin, Cout)]` buffers stay within the
-        /// workspace's Winograd budget.
+        /// workspace's Winograd budget (but at least `winogradMinimumChunk` tiles).
         let chunk: Int
         let first: SendablePointer<Float>, second: SendablePointer<Float>, scratch: SendablePointer<Float>
         let bufferFloats: Int, scratchFloats: Int
@@ -389,7 +389,8 @@ extension Conv2D {
 
     private func winogradBuffers(parts: ConvolutionParts, weightGradients: Bool) -> WinogradBuffers {
         let widest = max(inChannels, outChannels)
-        let chunk = max(1, min(parts.perPart, workspace.winogradBudget / (2 &* Winograd.positions &* widest)))
+        let budgetTiles = workspace.winogradBudget / (2 &* Winograd.positions &* widest)
+        let chunk = max(1, min(parts.perPart, max(workspace.winogradMinimumChunk, budgetTiles)))
         let bufferFloats = Winograd.positions &* chunk &* widest
         let scratchFloats = Winograd.scratchPerJob(channels: widest)
         let weightFloats = Winograd.positions &* inChannels &* outChannels
