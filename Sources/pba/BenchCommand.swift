@@ -61,6 +61,9 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Image height/width/channels, e.g. 32x32x3.")
     var input: String = "32x32x3"
 
+    @Option(help: "Algorithm of the stride-1 3×3 convolutions: winograd (F(4×4,3×3)) or im2col.")
+    var convolution: ConvolutionAlgorithm = .winograd
+
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
@@ -96,7 +99,7 @@ struct EngineBench: AsyncParsableCommand {
             FileHandle.standardOutput.write(data)
             return
         }
-        print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form, median of \(steps) steps after \(warmup) warm-up")
+        print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form, \(convolution) convolutions, median of \(steps) steps after \(warmup) warm-up")
         print("OpenBLAS: \(BLAS.config)")
         var rows: [Row] = []
         for t in threadCounts {
@@ -119,7 +122,8 @@ struct EngineBench: AsyncParsableCommand {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["bench", "engine", "--child", "--threads", "\(t)", "--models", model, "--form", form,
-                             "--batch-size", "\(batchSize)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--input", input]
+                             "--batch-size", "\(batchSize)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--input", input,
+                             "--convolution", convolution.rawValue]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -143,6 +147,7 @@ struct EngineBench: AsyncParsableCommand {
         let labels = (0..<batchSize).map { _ in Int32(g.nextInt(below: 10)) }
         let batch = Batch(images: x, labels: labels)
         let trainer = Trainer(spec: spec, options: options)
+        trainer.model.setConvolutionAlgorithm(convolution)
         let rssModel = procStatusKB("VmRSS") ?? 0
         resetPeakRSS()
         let clock = ContinuousClock()

@@ -13,6 +13,9 @@ struct ComputeOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.")
     var logLevel: String = "info"
 
+    @Option(help: "Algorithm of the stride-1 3×3 convolutions: winograd (F(4×4,3×3)) or im2col.")
+    var convolution: ConvolutionAlgorithm = .winograd
+
     func validate() throws {
         guard threads >= 1, threads <= 1024 else { throw ValidationError("--threads must be 1...1024, got \(threads)") }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level '\(logLevel)' is not one of trace, debug, info, notice, warning, error") }
@@ -85,3 +88,5 @@ final class JSONLinesWriter {
         handle.write(data)
     }
 }
+
+extension ConvolutionAlgorithm: ExpressibleByArgument {}

@@ -156,9 +156,10 @@ struct TrainCommand: AsyncParsableCommand {
             options.batchNormMomentum = bnMomentum
             trainer = Trainer(spec: spec, options: options)
         }
+        trainer.model.setConvolutionAlgorithm(compute.convolution)
         trainer.shouldStop = { stopRequested.load(ordering: .relaxed) }
         let options = trainer.options
-        logger.info("\(trainer.model.spec): \(trainer.model.parameterCount) parameters; \(split.train.count) train, \(split.validation.count) validation, \(test.count) test images; \(options.epochs) epochs, batch \(options.batchSize), \(compute.threads) threads, BLAS core \(BLAS.coreName)")
+        logger.info("\(trainer.model.spec): \(trainer.model.parameterCount) parameters; \(split.train.count) train, \(split.validation.count) validation, \(test.count) test images; \(options.epochs) epochs, batch \(options.batchSize), \(compute.threads) threads, \(compute.convolution) convolutions, BLAS core \(BLAS.coreName)")
 
         let batches = try makeBatchSource(split.train, options: options, normalization: normalization, logger: logger)
         let metricsFile = try metrics.map { try JSONLinesWriter(path: $0) }

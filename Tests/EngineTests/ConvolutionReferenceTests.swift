@@ -42,6 +42,46 @@ final class ConvolutionReferenceTests: XCTestCase {
         }
     }
 
+    /// With two threads every convolution splits its images (or pixel rows, or tiles) into
+    /// parts with per-part dW partials: same results as one thread up to rounding, and
+    /// bit-identical from run to run.
+    func testTwoThreadPartsMatchOneThreadAndAreDeterministic() {
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.set(saved) }
+        let shapes: [(k: Int, s: Int, algorithm: ConvolutionAlgorithm)] =
+            [(3, 2, .im2col), (1, 1, .im2col), (1, 2, .im2col), (3, 1, .im2col), (3, 1, .winograd)]
+        for (trial, shape) in shapes.enumerated() {
+            func run(threads: Int) -> (y: [Float], dx: [Float], dw: [Float]) {
+                ComputeThreads.set(threads)
+                var g = SeededGenerator(seed: UInt64(70 + trial))
+                let store = ParameterStore()
+                let ws = Workspace()
+                ws.columnBudget = 500  // several chunks per part
+                ws.winogradBudget = 2000
+                ws.winogradMinimumChunk = 1
+                let conv = Conv2D("c", store: store, workspace: ws, inChannels: 5, outChannels: 7,
+                                  kernel: shape.k, stride: shape.s)
+                conv.algorithm = shape.algorithm
+                store.finalize(generator: &g)
+                let x = Tensor(shape: [5, 9, 7, 5])
+                for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+                let y = conv.forward(x).array
+                let dy = Tensor(shape: conv.output.shape)
+                for i in 0..<dy.count { dy[i] = Float(g.nextGaussian()) }
+                store.zeroGradients()
+                let dx = conv.backward(dy, input: x).array
+                return (y, dx, store.gradients.array)
+            }
+            let one = run(threads: 1), two = run(threads: 2), again = run(threads: 2)
+            XCTAssertEqual(two.y, again.y, "trial \(trial) forward")
+            XCTAssertEqual(two.dx, again.dx, "trial \(trial) dx")
+            XCTAssertEqual(two.dw, again.dw, "trial \(trial) dW")
+            for (a, b) in zip(one.y + one.dx + one.dw, two.y + two.dx + two.dw) {
+                XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(a)), "trial \(trial) \(shape)")
+            }
+        }
+    }
+
     func testLinearMatchesDirectLoops() {
         var g = SeededGenerator(seed: 5)
         let store = ParameterStore()

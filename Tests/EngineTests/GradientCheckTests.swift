@@ -46,10 +46,12 @@ final class GradientCheckTests: XCTestCase {
 
     // MARK: layers
 
-    func checkConv(kernel: Int, stride: Int, n: Int, h: Int, w: Int, cin: Int, cout: Int, seed: UInt64) {
+    func checkConv(kernel: Int, stride: Int, n: Int, h: Int, w: Int, cin: Int, cout: Int, seed: UInt64,
+                   algorithm: ConvolutionAlgorithm = .winograd) {
         var g = SeededGenerator(seed: seed)
         let store = ParameterStore()
         let conv = Conv2D("c", store: store, workspace: Workspace(), inChannels: cin, outChannels: cout, kernel: kernel, stride: stride)
+        conv.algorithm = algorithm
         store.finalize(generator: &g)
         let x = randomTensor([n, h, w, cin], &g)
         let y = conv.forward(x)
@@ -60,12 +62,13 @@ final class GradientCheckTests: XCTestCase {
         let loss = { self.weightedSum(conv.forward(x), r) }
         let ex = relativeError(values: x.pointer, count: x.count, analytic: dx, samples: 60, &g, loss: loss)
         let ew = relativeError(values: store.values.pointer, count: store.values.count, analytic: dw, samples: 60, &g, loss: loss)
-        XCTAssertLessThan(ex, Self.tolerance, "conv k\(kernel) s\(stride) dx")
-        XCTAssertLessThan(ew, Self.tolerance, "conv k\(kernel) s\(stride) dW")
+        XCTAssertLessThan(ex, Self.tolerance, "conv k\(kernel) s\(stride) \(algorithm) dx")
+        XCTAssertLessThan(ew, Self.tolerance, "conv k\(kernel) s\(stride) \(algorithm) dW")
     }
 
     func testConvolutionGradients() {
         checkConv(kernel: 3, stride: 1, n: 2, h: 5, w: 6, cin: 3, cout: 4, seed: 1)
+        checkConv(kernel: 3, stride: 1, n: 2, h: 5, w: 6, cin: 3, cout: 4, seed: 5, algorithm: .im2col)
         checkConv(kernel: 3, stride: 2, n: 2, h: 7, w: 6, cin: 2, cout: 3, seed: 2)
         checkConv(kernel: 1, stride: 1, n: 2, h: 4, w: 3, cin: 3, cout: 5, seed: 3)
         checkConv(kernel: 1, stride: 2, n: 2, h: 5, w: 5, cin: 4, cout: 6, seed: 4)

@@ -42,21 +42,36 @@ public final class BatchNorm {
     }
 
     /// Per-channel sums over the rows of a [rows, channels] matrix: fixed chunks, combined in order.
-    private func channelSums(rows: Int, _ value: (Int, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
-        let c = channels
-        let chunks = BatchNorm.reductionChunks
-        var partial = [Double](repeating: 0, count: chunks * c)
+    /// `accumulate(r, sums)` adds row r's `count` terms into float sums; within a chunk these run
+    /// over blocks of `blockRows` rows and each block is then added into double accumulators, so
+    /// no float sum covers more than `blockRows` values.
+    private func channelSums(rows: Int, count: Int,
+                             _ accumulate: (Int, UnsafeMutablePointer<Float>) -> Void) -> [Double] {
+        let chunks = BatchNorm.reductionChunks, block = BatchNorm.blockRows
+        var partial = [Double](repeating: 0, count: chunks * count)
         partial.withUnsafeMutableBufferPointer { pb in
             let p = SendablePointer(pb.baseAddress!)
             parallelChunks(rows, chunks: chunks) { chunk, range in
-                let acc = p.pointer + chunk * c
-                for r in range { value(r, acc) }
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { fb in
+                    let f = fb.baseAddress!
+                    let acc = p.pointer + chunk * count
+                    var r = range.lowerBound
+                    while r < range.upperBound {
+                        let end = min(range.upperBound, r &+ block)
+                        f.update(repeating: 0, count: count)
+                        while r < end { accumulate(r, f); r &+= 1 }
+                        for i in 0..<count { acc[i] += Double(f[i]) }
+                    }
+                }
             }
         }
-        var total = [Double](repeating: 0, count: c)
-        for k in 0..<chunks { for ch in 0..<c { total[ch] += partial[k * c + ch] } }
+        var total = [Double](repeating: 0, count: count)
+        for k in 0..<chunks { for i in 0..<count { total[i] += partial[k * count + i] } }
         return total
     }
+
+    /// Rows per float partial sum in `channelSums`.
+    static let blockRows = 32
 
     /// x: [n, h, w, channels] → same shape.
     @discardableResult
@@ -68,18 +83,26 @@ public final class BatchNorm {
         let xp = SendablePointer(x.pointer)
         let stats = store.statistics.pointer
         if training {
-            let sums = channelSums(rows: rows) { r, acc in
-                let row = xp.pointer + r &* c
-                for ch in 0..<c { acc[ch] += Double(row[ch]) }
+            let sums = channelSums(rows: rows, count: c) { r, acc in
+                let row = UnsafePointer(xp.pointer + r &* c)
+                @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
+                    (L.load(acc + ch) + L.load(row + ch)).store(acc + ch)
+                }
+                forEachLane(c, lane, lane)
             }
             let mean = sums.map { $0 / Double(rows) }
-            let centred = channelSums(rows: rows) { r, acc in
-                let row = xp.pointer + r &* c
-                for ch in 0..<c { let d = Double(row[ch]) - mean[ch]; acc[ch] += d * d }
+            for ch in 0..<c { batchMean[ch] = Float(mean[ch]) }
+            let mp = UnsafePointer(batchMean.pointer)
+            let centred = channelSums(rows: rows, count: c) { r, acc in
+                let row = UnsafePointer(xp.pointer + r &* c)
+                @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
+                    let d = L.load(row + ch) - L.load(mp + ch)
+                    (L.load(acc + ch) + d * d).store(acc + ch)
+                }
+                forEachLane(c, lane, lane)
             }
             for ch in 0..<c {
                 let variance = centred[ch] / Double(rows)
-                batchMean[ch] = Float(mean[ch])
                 batchInvStd[ch] = Float(1 / (variance + Double(epsilon)).squareRoot())
                 let unbiased = rows > 1 ? centred[ch] / Double(rows - 1) : variance
                 stats[meanOffset + ch] = (1 - momentum) * stats[meanOffset + ch] + momentum * Float(mean[ch])
@@ -101,13 +124,19 @@ public final class BatchNorm {
         let yp = SendablePointer(output.pointer)
         let applyRelu = relu
         parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
-            let sc = scale.pointer, sh = shift.pointer
+            let sc = UnsafePointer(scale.pointer), sh = UnsafePointer(shift.pointer)
             for r in range {
-                let xr = xp.pointer + r &* c, yr = yp.pointer + r &* c
+                let xr = UnsafePointer(xp.pointer + r &* c), yr = yp.pointer + r &* c
                 if applyRelu {
-                    for ch in 0..<c { yr[ch] = max(0, xr[ch] * sc[ch] + sh[ch]) }
+                    @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
+                        (L.load(xr + ch) * L.load(sc + ch) + L.load(sh + ch)).relu.store(yr + ch)
+                    }
+                    forEachLane(c, lane, lane)
                 } else {
-                    for ch in 0..<c { yr[ch] = xr[ch] * sc[ch] + sh[ch] }
+                    @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
+                        (L.load(xr + ch) * L.load(sc + ch) + L.load(sh + ch)).store(yr + ch)
+                    }
+                    forEachLane(c, lane, lane)
                 }
             }
         }
@@ -125,29 +154,22 @@ public final class BatchNorm {
         let dyp = SendablePointer(dy.pointer), dxp = SendablePointer(inputGradient.pointer)
         let applyRelu = relu
         let m = SendablePointer(batchMean.pointer), s = SendablePointer(batchInvStd.pointer)
-        // Σ dz and Σ dz·x̂ per channel, with dz = dy·[y > 0], as fixed-chunk partial sums.
-        let chunks = BatchNorm.reductionChunks
-        var partial = [Double](repeating: 0, count: chunks * 2 * c)
-        partial.withUnsafeMutableBufferPointer { pb in
-            let p = SendablePointer(pb.baseAddress!)
-            parallelChunks(rows, chunks: chunks) { chunk, range in
-                let a = p.pointer + chunk * 2 * c
-                for r in range {
-                    let o = r &* c
-                    for ch in 0..<c {
-                        var g = dyp.pointer[o &+ ch]
-                        if applyRelu && yp.pointer[o &+ ch] <= 0 { g = 0 }
-                        let xhat = (xp.pointer[o &+ ch] - m.pointer[ch]) * s.pointer[ch]
-                        a[ch] += Double(g)
-                        a[c &+ ch] += Double(g * xhat)
-                    }
-                }
+        // Σ dz and Σ dz·x̂ per channel, with dz = dy·[y > 0].
+        let mean = UnsafePointer(m.pointer), invStd = UnsafePointer(s.pointer)
+        let sums = channelSums(rows: rows, count: 2 * c) { r, acc in
+            let o = r &* c
+            let dyr = UnsafePointer(dyp.pointer + o), yr = UnsafePointer(yp.pointer + o), xr = UnsafePointer(xp.pointer + o)
+            let accXhat = acc + c
+            @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
+                var g = L.load(dyr + ch)
+                if applyRelu { g = g.passing(where: L.load(yr + ch)) }
+                let xhat = (L.load(xr + ch) - L.load(mean + ch)) * L.load(invStd + ch)
+                (L.load(acc + ch) + g).store(acc + ch)
+                (L.load(accXhat + ch) + g * xhat).store(accXhat + ch)
             }
+            forEachLane(c, lane, lane)
         }
-        var sumDz = [Double](repeating: 0, count: c), sumDzXhat = [Double](repeating: 0, count: c)
-        for k in 0..<chunks {
-            for ch in 0..<c { sumDz[ch] += partial[k * 2 * c + ch]; sumDzXhat[ch] += partial[k * 2 * c + c + ch] }
-        }
+        let sumDz = Array(sums[0..<c]), sumDzXhat = Array(sums[c...])
         let gamma = store.values.pointer + gammaOffset
         let dGamma = store.gradients.pointer + gammaOffset, dBeta = store.gradients.pointer + betaOffset
         // dx = γ·rstd·(dz − mean(dz) − x̂·mean(dz·x̂)) = A·(dz − B − x̂·C)
@@ -160,15 +182,19 @@ public final class BatchNorm {
             pb.pointer[ch] = Float(sumDz[ch] * invRows)
             pc.pointer[ch] = Float(sumDzXhat[ch] * invRows)
         }
+        let ca = UnsafePointer(pa.pointer), cb = UnsafePointer(pb.pointer), cc = UnsafePointer(pc.pointer)
         parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
             for r in range {
                 let o = r &* c
-                for ch in 0..<c {
-                    var g = dyp.pointer[o &+ ch]
-                    if applyRelu && yp.pointer[o &+ ch] <= 0 { g = 0 }
-                    let xhat = (xp.pointer[o &+ ch] - m.pointer[ch]) * s.pointer[ch]
-                    dxp.pointer[o &+ ch] = pa.pointer[ch] * (g - pb.pointer[ch] - xhat * pc.pointer[ch])
+                let dyr = UnsafePointer(dyp.pointer + o), yr = UnsafePointer(yp.pointer + o)
+                let xr = UnsafePointer(xp.pointer + o), dxr = dxp.pointer + o
+                @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
+                    var g = L.load(dyr + ch)
+                    if applyRelu { g = g.passing(where: L.load(yr + ch)) }
+                    let xhat = (L.load(xr + ch) - L.load(mean + ch)) * L.load(invStd + ch)
+                    (L.load(ca + ch) * (g - L.load(cb + ch) - xhat * L.load(cc + ch))).store(dxr + ch)
                 }
+                forEachLane(c, lane, lane)
             }
         }
         return inputGradient

@@ -1,15 +1,44 @@
 import Tensor
 
-/// Scratch memory shared by the layers of one model (im2col columns), grown on demand.
+/// Scratch memory shared by the layers of one model (im2col columns, Winograd transforms),
+/// grown on demand. Layers run one after another, so one set serves them all.
 public final class Workspace: @unchecked Sendable {
     let columns = Tensor(shape: [0])
-    /// Upper bound on the im2col matrix a convolution builds at once, in floats (16 MiB):
-    /// large enough for efficient GEMMs, small enough to stay in the outer caches' neighbourhood.
+    /// Upper bound on the im2col matrices a convolution's parts build at once, in floats
+    /// (16 MiB): large enough for efficient GEMMs, small enough to stay in the outer caches'
+    /// neighbourhood.
     var columnBudget = 4 << 20
+    /// Per-part weight-gradient partials `[parts, k·k·Cin, Cout]` of the im2col path.
+    let weightPartials = Tensor(shape: [0])
+    /// Winograd: the two transformed-activation buffers `[36, tiles, channels]` of one chunk.
+    let winogradFirst = Tensor(shape: [0]), winogradSecond = Tensor(shape: [0])
+    /// Winograd: transformed weights `[36, Cin, Cout]` and their gradient.
+    let winogradWeights = Tensor(shape: [0]), winogradWeightGradient = Tensor(shape: [0])
+    /// Winograd: per-job scratch of the transforms.
+    let winogradScratch = Tensor(shape: [0])
+    /// Upper bound on the two Winograd buffers of one chunk together, in floats (1 MiB, about
+    /// one core's L2: measured on WRN-40-2 the transforms slow down with larger chunks faster
+    /// than the 36 GEMMs speed up; at 128 Ki floats the GEMMs get too small).
+    var winogradBudget = 1 << 18
+    /// Fewest tiles per Winograd chunk whatever the budget: below this the 36 GEMMs (M = tiles)
+    /// lose more to packing and call overhead than the smaller buffers gain in cache (measured
+    /// on the 128-channel 8×8 layers of WRN-40-2, where the budget alone gives 28-tile chunks).
+    var winogradMinimumChunk = 64
     public init() {}
 }
 
-/// A bias-free 2-D convolution over NHWC tensors, lowered to im2col + `sgemm`.
+/// How a convolution is computed. Only stride-1 3×3 convolutions have a Winograd path; every
+/// other shape uses im2col whatever is chosen.
+public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
+    /// Winograd F(4×4, 3×3) where eligible, im2col + sgemm elsewhere.
+    case winograd
+    /// im2col + sgemm everywhere (the reference the Winograd path is tested against).
+    case im2col
+}
+
+/// A bias-free 2-D convolution over NHWC tensors: stride-1 3×3 convolutions by Winograd
+/// F(4×4, 3×3) (`Winograd`, 4× fewer multiplies) unless `algorithm` is `.im2col`; every other
+/// shape lowered to im2col + `sgemm`.
 ///
 /// Weights are HWIO, i.e. a `[k*k*inChannels, outChannels]` matrix, so that one image chunk's
 /// forward pass is `columns · W` and lands directly in NHWC order. Padding is symmetric
@@ -22,6 +51,8 @@ public final class Conv2D {
     let workspace: Workspace
     public let output = Tensor(shape: [0])
     public let inputGradient = Tensor(shape: [0])
+    /// Which algorithm eligible shapes use (see `ConvolutionAlgorithm`).
+    public var algorithm: ConvolutionAlgorithm = .winograd
 
     public init(_ name: String, store: ParameterStore, workspace: Workspace,
                 inChannels: Int, outChannels: Int, kernel: Int, stride: Int) {
@@ -45,10 +76,13 @@ public final class Conv2D {
 
     private var isPointwise: Bool { kernel == 1 && stride == 1 }
 
-    /// Images per im2col chunk for an output of `oh × ow` pixels.
-    private func imagesPerChunk(_ n: Int, _ oh: Int, _ ow: Int) -> Int {
+    private var usesWinograd: Bool { algorithm == .winograd && isWinogradEligible }
+
+    /// Images per im2col chunk of one part for an output of `oh × ow` pixels: the parts' column
+    /// buffers together stay within the workspace's column budget.
+    private func imagesPerChunk(_ parts: ConvolutionParts, _ oh: Int, _ ow: Int) -> Int {
         let rowFloats = kernel * kernel * inChannels
-        return max(1, min(n, workspace.columnBudget / max(1, oh * ow * rowFloats)))
+        return max(1, min(parts.perPart, workspace.columnBudget / parts.count / max(1, oh * ow * rowFloats)))
     }
 
     /// x: [n, h, w, inChannels] → [n, oh, ow, outChannels]
@@ -59,21 +93,34 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         output.resize(to: [n, oh, ow, outChannels])
         let kk = kernel * kernel * inChannels
-        if isPointwise {
-            BLAS.sgemm(m: n * h * w, n: outChannels, k: inChannels, a: x.pointer, lda: inChannels,
-                       b: weight, ldb: outChannels, c: output.pointer, ldc: outChannels)
+        if usesWinograd {
+            winogradForward(x)
             return output
         }
-        let chunk = imagesPerChunk(n, oh, ow)
-        workspace.columns.resize(to: [chunk * oh * ow * kk])
-        var first = 0
-        while first < n {
-            let count = min(chunk, n - first)
-            im2col(x, images: first..<(first + count), into: workspace.columns.pointer)
-            BLAS.sgemm(m: count * oh * ow, n: outChannels, k: kk, a: workspace.columns.pointer, lda: kk,
-                       b: weight, ldb: outChannels,
-                       c: output.pointer + first * oh * ow * outChannels, ldc: outChannels)
-            first += count
+        let (cin, cout) = (inChannels, outChannels)
+        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer), wp = SendablePointer(weight)
+        if isPointwise {
+            ConvolutionParts(items: n * h * w, threads: ComputeThreads.count).run { _, rows in
+                BLAS.sgemm(m: rows.count, n: cout, k: cin, a: xp.pointer + rows.lowerBound * cin, lda: cin,
+                           b: wp.pointer, ldb: cout, c: yp.pointer + rows.lowerBound * cout, ldc: cout)
+            }
+            return output
+        }
+        let parts = ConvolutionParts(items: n, threads: ComputeThreads.count)
+        let chunk = imagesPerChunk(parts, oh, ow)
+        let columnFloats = chunk * oh * ow * kk
+        workspace.columns.resize(to: [parts.count * columnFloats])
+        let columns = SendablePointer(workspace.columns.pointer)
+        parts.run { part, images in
+            let cols = columns.pointer + part * columnFloats
+            var first = images.lowerBound
+            while first < images.upperBound {
+                let count = min(chunk, images.upperBound - first)
+                im2col(x, images: first..<(first + count), into: cols)
+                BLAS.sgemm(m: count * oh * ow, n: cout, k: kk, a: cols, lda: kk, b: wp.pointer, ldb: cout,
+                           c: yp.pointer + first * oh * ow * cout, ldc: cout)
+                first += count
+            }
         }
         return output
     }
@@ -86,37 +133,62 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         let kk = kernel * kernel * inChannels
         if needInputGradient { inputGradient.resize(to: x.shape) }
-        if isPointwise {
-            BLAS.sgemm(transA: true, m: inChannels, n: outChannels, k: n * h * w, a: x.pointer, lda: inChannels,
-                       b: dy.pointer, ldb: outChannels, beta: 1, c: weightGradient, ldc: outChannels)
-            if needInputGradient {
-                BLAS.sgemm(transB: true, m: n * h * w, n: inChannels, k: outChannels, a: dy.pointer, lda: outChannels,
-                           b: weight, ldb: outChannels, c: inputGradient.pointer, ldc: inChannels)
-            }
+        if usesWinograd {
+            winogradBackward(dy, input: x, needInputGradient: needInputGradient)
             return inputGradient
         }
-        let chunk = imagesPerChunk(n, oh, ow)
-        workspace.columns.resize(to: [chunk * oh * ow * kk])
-        let cols = workspace.columns.pointer
-        var first = 0
-        while first < n {
-            let count = min(chunk, n - first)
-            let rows = count * oh * ow
-            let dyChunk = dy.pointer + first * oh * ow * outChannels
-            im2col(x, images: first..<(first + count), into: cols)
-            BLAS.sgemm(transA: true, m: kk, n: outChannels, k: rows, a: cols, lda: kk,
-                       b: dyChunk, ldb: outChannels, beta: 1, c: weightGradient, ldc: outChannels)
-            if needInputGradient {
-                BLAS.sgemm(transB: true, m: rows, n: kk, k: outChannels, a: dyChunk, lda: outChannels,
-                           b: weight, ldb: outChannels, c: cols, ldc: kk)
-                col2im(cols, images: first..<(first + count), into: inputGradient, inputShape: x.shape)
+        let (cin, cout) = (inChannels, outChannels)
+        let xp = SendablePointer(x.pointer), dyp = SendablePointer(dy.pointer), wp = SendablePointer(weight)
+        let dxp = SendablePointer(inputGradient.pointer)
+        let weightFloats = kk * cout
+        // With one part dW accumulates straight into the store; with several, each part sums into
+        // its own partial and the partials are added in part order (`addPartials`).
+        let parts = ConvolutionParts(items: isPointwise ? n * h * w : n, threads: ComputeThreads.count)
+        let single = parts.count == 1
+        if !single { workspace.weightPartials.resize(to: [parts.count * weightFloats]) }
+        let partials = SendablePointer(workspace.weightPartials.pointer), dwp = SendablePointer(weightGradient)
+        if isPointwise {
+            parts.run { part, rows in
+                BLAS.sgemm(transA: true, m: cin, n: cout, k: rows.count, a: xp.pointer + rows.lowerBound * cin, lda: cin,
+                           b: dyp.pointer + rows.lowerBound * cout, ldb: cout, beta: single ? 1 : 0,
+                           c: single ? dwp.pointer : partials.pointer + part * weightFloats, ldc: cout)
+                if needInputGradient {
+                    BLAS.sgemm(transB: true, m: rows.count, n: cin, k: cout, a: dyp.pointer + rows.lowerBound * cout, lda: cout,
+                               b: wp.pointer, ldb: cout, c: dxp.pointer + rows.lowerBound * cin, ldc: cin)
+                }
             }
-            first += count
+            if !single { addPartials(partials.pointer, parts: parts.count, floats: weightFloats, into: weightGradient) }
+            return inputGradient
         }
+        let chunk = imagesPerChunk(parts, oh, ow)
+        let columnFloats = chunk * oh * ow * kk
+        workspace.columns.resize(to: [parts.count * columnFloats])
+        let columns = SendablePointer(workspace.columns.pointer)
+        parts.run { part, images in
+            let cols = columns.pointer + part * columnFloats
+            let dw = single ? dwp.pointer : partials.pointer + part * weightFloats
+            var first = images.lowerBound
+            while first < images.upperBound {
+                let count = min(chunk, images.upperBound - first)
+                let rows = count * oh * ow
+                let dyChunk = dyp.pointer + first * oh * ow * cout
+                im2col(x, images: first..<(first + count), into: cols)
+                BLAS.sgemm(transA: true, m: kk, n: cout, k: rows, a: cols, lda: kk, b: dyChunk, ldb: cout,
+                           beta: single || first > images.lowerBound ? 1 : 0, c: dw, ldc: cout)
+                if needInputGradient {
+                    BLAS.sgemm(transB: true, m: rows, n: kk, k: cout, a: dyChunk, lda: cout,
+                               b: wp.pointer, ldb: cout, c: cols, ldc: kk)
+                    col2im(cols, images: first..<(first + count), into: inputGradient, inputShape: x.shape)
+                }
+                first += count
+            }
+        }
+        if !single { addPartials(partials.pointer, parts: parts.count, floats: weightFloats, into: weightGradient) }
         return inputGradient
     }
 
     /// Columns for images `images` of x: row (image, oy, ox) holds the k×k×C patch, zero outside.
+    /// Runs on the calling thread (convolutions parallelise over `ConvolutionParts`).
     func im2col(_ x: Tensor, images: Range<Int>, into cols: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (x.shape[1], x.shape[2], inChannels)
         let (oh, ow) = outputSize(h, w)
@@ -124,7 +196,7 @@ public final class Conv2D {
         let kk = k * k * c
         let src = SendablePointer(x.pointer), dst = SendablePointer(cols)
         let firstImage = images.lowerBound
-        parallelFor(images.count * oh) { job in
+        for job in 0..<(images.count * oh) {
             let img = firstImage + job / oh, oy = job % oh
             let xImage = src.pointer + img * h * w * c
             var row = dst.pointer + job * ow * kk
@@ -147,8 +219,8 @@ public final class Conv2D {
         }
     }
 
-    /// Scatter-adds columns back into an NHWC gradient (the adjoint of im2col). Images are
-    /// independent, so they run in parallel without overlapping writes.
+    /// Scatter-adds columns back into an NHWC gradient (the adjoint of im2col), overwriting the
+    /// images' gradients. Runs on the calling thread.
     func col2im(_ cols: UnsafeMutablePointer<Float>, images: Range<Int>, into dx: Tensor, inputShape: [Int]) {
         let (h, w, c) = (inputShape[1], inputShape[2], inChannels)
         let (oh, ow) = outputSize(h, w)
@@ -156,7 +228,7 @@ public final class Conv2D {
         let kk = k * k * c
         let src = SendablePointer(cols), dst = SendablePointer(dx.pointer)
         let firstImage = images.lowerBound
-        parallelFor(images.count) { j in
+        for j in 0..<images.count {
             let img = firstImage + j
             let dxImage = dst.pointer + img * h * w * c
             dxImage.update(repeating: 0, count: h * w * c)
@@ -178,6 +250,49 @@ public final class Conv2D {
                     row += kk
                 }
             }
+        }
+    }
+}
+
+/// How a convolution's independent items (images, pixel rows or Winograd tiles) are split over
+/// the compute threads: `count` contiguous parts, each run start to end by one thread with its
+/// own buffers and single-threaded BLAS. One fork-join per convolution pass: with the chunks a
+/// convolution works in (~100 Winograd tiles, a few images) a fork-join per chunk and stage
+/// costs about as much as the work it splits, and OpenBLAS's own threading of these small GEMMs
+/// scales worse than running them side by side. Twice as many parts as threads, so a thread
+/// slowed by other processes hands work to the other. The split depends only on the item and
+/// thread counts, so reductions over parts combined in part order are deterministic.
+struct ConvolutionParts {
+    let items: Int, perPart: Int, count: Int
+
+    init(items: Int, threads: Int) {
+        let wanted = threads == 1 ? 1 : 2 &* threads
+        self.items = items
+        perPart = max(1, (items + wanted - 1) / wanted)
+        count = max(1, (items + perPart - 1) / perPart)
+    }
+
+    func range(_ part: Int) -> Range<Int> { (part &* perPart)..<min(items, (part &+ 1) &* perPart) }
+
+    /// Runs `body(part, items)` for every part, concurrently when there are several, with
+    /// OpenBLAS single-threaded meanwhile.
+    func run(_ body: (Int, Range<Int>) -> Void) {
+        if count == 1 { body(0, range(0)); return }
+        BLAS.setThreads(1)
+        parallelChunks(count, chunks: count) { part, _ in body(part, range(part)) }
+        BLAS.setThreads(ComputeThreads.count)
+    }
+}
+
+/// dst += Σ_p partials[p] for `parts` consecutive partials of `floats` each, added in part order
+/// for every element (so the result does not depend on which thread computed which part).
+func addPartials(_ partials: UnsafePointer<Float>, parts: Int, floats: Int, into dst: UnsafeMutablePointer<Float>) {
+    let src = SendablePointer(UnsafeMutablePointer(mutating: partials)), d = SendablePointer(dst)
+    parallelChunks(floats, chunks: ComputeThreads.count) { _, range in
+        for i in range {
+            var sum = src.pointer[i]
+            for part in 1..<max(1, parts) { sum += src.pointer[part &* floats &+ i] }
+            d.pointer[i] += sum
         }
     }
 }

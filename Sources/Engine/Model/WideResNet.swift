@@ -193,6 +193,11 @@ public final class WideResNet {
 }
 
 extension WideResNet {
+    /// Sets the algorithm of every convolution (stride-2 and 1×1 ones stay im2col either way).
+    public func setConvolutionAlgorithm(_ algorithm: ConvolutionAlgorithm) {
+        for conv in convolutions { conv.algorithm = algorithm }
+    }
+
     var convolutions: [Conv2D] {
         var list = [stem]
         for blocks in groups {
