@@ -28,7 +28,7 @@ build:
 
 ## test: everything, in release mode with testing enabled
 test: setup
-	$(SWIFT) test $(TEST_FLAGS)
+	$(SWIFT) test $(TEST_FLAGS) --disable-swift-testing
 
 ## bench: the benchmarks, each printing ratios against a peer or the hardware measured in the same run
 bench: setup build
