@@ -17,10 +17,27 @@ public enum WorkerError: Error, CustomStringConvertible {
     }
 }
 
-/// Trains assignments of a job on data loaded once: restore or initialise the model, train the
-/// epoch range with the assignment's augmentation, evaluate, and return the result with the new
-/// training state.
-public final class IntervalTrainer {
+/// What a worker's compute backend does: train one assignment and return its result and new
+/// training state (checkpoint-file bytes). `IntervalTrainer` is the CPU/BLAS backend; a GPU
+/// backend implements the same protocol and the worker's protocol handling stays as it is.
+public protocol AssignmentBackend: AnyObject {
+    /// Polled between training steps; true stops the assignment (run returns nil).
+    var shouldStop: @Sendable () -> Bool { get set }
+    func run(_ assignment: Assign) throws -> AssignmentOutcome?
+}
+
+/// An assignment's result as a backend reports it.
+public struct AssignmentOutcome: Sendable {
+    public var accuracy: Double
+    public var trainLoss: Double
+    public var seconds: Double
+    public var checkpoint: [UInt8]
+}
+
+/// The CPU backend: trains assignments of a job on data loaded once — restore or initialise the
+/// model, train the epoch range with the assignment's augmentation, evaluate, and return the
+/// result with the new training state.
+public final class IntervalTrainer: AssignmentBackend {
     public let job: JobDescription
     public let split: DataSplit
     public let test: Dataset
@@ -67,15 +84,8 @@ public final class IntervalTrainer {
         }
     }
 
-    public struct Outcome {
-        public var accuracy: Double
-        public var trainLoss: Double
-        public var seconds: Double
-        public var checkpoint: [UInt8]
-    }
-
     /// Trains one assignment. Returns nil if stopped part-way.
-    public func run(_ a: Assign) throws -> Outcome? {
+    public func run(_ a: Assign) throws -> AssignmentOutcome? {
         let start = Date()
         let trainer: Trainer
         switch a.checkpoint {
@@ -111,7 +121,7 @@ public final class IntervalTrainer {
             ? trainer.evaluate(images: test.images, labels: test.labels, normalization: normalization)
             : trainer.evaluate(images: split.validation.images, labels: split.validation.labels, normalization: normalization)
         let bytes = try TrainingCheckpoint.file(of: trainer, normalization: normalization).encoded()
-        return Outcome(accuracy: evaluation.accuracy, trainLoss: epochs > 0 ? lossSum / Double(epochs) : 0,
+        return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: epochs > 0 ? lossSum / Double(epochs) : 0,
                        seconds: Date().timeIntervalSince(start), checkpoint: bytes)
     }
 }

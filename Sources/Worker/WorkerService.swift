@@ -36,7 +36,7 @@ public final class WorkerService {
     let context = ZMQContext()
     private var socket: ZMQSocket!
     private var requestId: UInt64 = 0
-    private var trainer: IntervalTrainer?
+    private var trainer: AssignmentBackend?
     private var job: JobDescription?
     private var training: TrainingTask?
 
@@ -176,19 +176,19 @@ public final class WorkerService {
 final class TrainingTask: @unchecked Sendable {
     let assign: Assign
     private let lock = NSLock()
-    private var result: Result<IntervalTrainer.Outcome?, Error>?
+    private var result: Result<AssignmentOutcome?, Error>?
     private var stopped = false
 
     init(assign: Assign) { self.assign = assign }
 
-    var outcome: Result<IntervalTrainer.Outcome?, Error>? { lock.lock(); defer { lock.unlock() }; return result }
+    var outcome: Result<AssignmentOutcome?, Error>? { lock.lock(); defer { lock.unlock() }; return result }
     var isStopped: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
     func stop() { lock.lock(); stopped = true; lock.unlock() }
 
-    func start(_ trainer: IntervalTrainer) {
+    func start(_ trainer: AssignmentBackend) {
         let box = UncheckedTrainer(trainer: trainer)
         let thread = Thread { [self] in
-            let r: Result<IntervalTrainer.Outcome?, Error>
+            let r: Result<AssignmentOutcome?, Error>
             do { r = .success(try box.trainer.run(assign)) } catch { r = .failure(error) }
             lock.lock(); result = r; lock.unlock()
         }
@@ -197,4 +197,4 @@ final class TrainingTask: @unchecked Sendable {
     }
 }
 
-private struct UncheckedTrainer: @unchecked Sendable { let trainer: IntervalTrainer }
+private struct UncheckedTrainer: @unchecked Sendable { let trainer: AssignmentBackend }
