@@ -19,7 +19,8 @@ public final class BatchNorm {
     let store: ParameterStore
     let gammaOffset: Int, betaOffset: Int, meanOffset: Int, varianceOffset: Int
     public let output = Tensor(shape: [0])
-    public let inputGradient = Tensor(shape: [0])
+    /// dL/dx; may be shared like `Conv2D.inputGradient`.
+    public var inputGradient = Tensor(shape: [0])
     /// Per-channel scratch: the statistics the last forward used, and the coefficients of the
     /// affine maps forward and backward apply ([channels] each).
     private let batchMean: Tensor, batchInvStd: Tensor, coefA: Tensor, coefB: Tensor, coefC: Tensor

@@ -50,7 +50,9 @@ public final class Conv2D {
     let weightOffset: Int
     let workspace: Workspace
     public let output = Tensor(shape: [0])
-    public let inputGradient = Tensor(shape: [0])
+    /// dL/dx; may be a buffer shared with other layers whose gradients are never live at the
+    /// same time (see `WideResNet.shareGradientBuffers`).
+    public var inputGradient = Tensor(shape: [0])
     /// Which algorithm eligible shapes use (see `ConvolutionAlgorithm`).
     public var algorithm: ConvolutionAlgorithm = .winograd
 

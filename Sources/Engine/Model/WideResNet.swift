@@ -16,9 +16,25 @@ final class ResidualBlock {
     let activateBeforeResidual: Bool
     let bn1: BatchNorm, conv1: Conv2D, bn2: BatchNorm, conv2: Conv2D
     let shortcut: Shortcut
-    let output = Tensor(shape: [0])
-    let inputGradient = Tensor(shape: [0])
+    /// The block's output is its second convolution's output with the shortcut added in place:
+    /// no backward pass needs the convolution's output before the addition, so the block keeps
+    /// one activation fewer.
+    var output: Tensor { conv2.output }
+    private(set) var inputGradient = Tensor(shape: [0])
     private var input: Tensor?
+
+    /// Routes every gradient of this block's main path through two buffers, `p` and `q`, which
+    /// must differ from the buffer the block's output gradient arrives in. Backward then runs
+    /// conv2→p, bn2→q, conv1→p, bn1→q and writes the block's input gradient into p: each buffer
+    /// is overwritten only after what it held was consumed. The shortcut's gradient keeps its
+    /// own buffer, as it stays live across the main path.
+    func shareGradientBuffers(p: Tensor, q: Tensor) {
+        conv2.inputGradient = p
+        bn2.inputGradient = q
+        conv1.inputGradient = p
+        bn1.inputGradient = q
+        inputGradient = p
+    }
 
     init(_ name: String, store: ParameterStore, workspace: Workspace, inChannels: Int, outChannels: Int,
          stride: Int, activateBeforeResidual: Bool, form: ModelSpec.Form, bnMomentum: Float, bnEpsilon: Float) {
@@ -43,11 +59,11 @@ final class ResidualBlock {
         let shortcutInput = activateBeforeResidual ? activated : x
         let h = conv2.forward(bn2.forward(conv1.forward(activated), training: training))
         switch shortcut {
-        case .identity: addTensors(h, shortcutInput, into: output)
-        case let .poolPad(s): addTensors(h, s.forward(shortcutInput), into: output)
-        case let .projection(c): addTensors(h, c.forward(shortcutInput), into: output)
+        case .identity: addTensors(h, shortcutInput, into: h)
+        case let .poolPad(s): addTensors(h, s.forward(shortcutInput), into: h)
+        case let .projection(c): addTensors(h, c.forward(shortcutInput), into: h)
         }
-        return output
+        return h
     }
 
     func backward(_ dy: Tensor) -> Tensor {
@@ -94,9 +110,7 @@ public final class WideResNet {
     let pool = GlobalAveragePool()
     let classifier: Linear
     public let loss = SoftmaxCrossEntropy()
-    private let groupOutputs: [Tensor]
     private let groupInputGradients: [Tensor]
-    private let stemSum = Tensor(shape: [0])
     private let stemGradient = Tensor(shape: [0])
     private var lastInput: Tensor?
     private var groupInputs: [Tensor] = []
@@ -132,8 +146,14 @@ public final class WideResNet {
         stemShortcut = spec.form == .pba ? PoolPadShortcut(inChannels: spec.stemChannels, outChannels: inWidth, stride: 4) : nil
         finalNorm = BatchNorm("final.bn", store: store, channels: inWidth, relu: true, momentum: bnMomentum, epsilon: bnEpsilon)
         classifier = Linear("fc", store: store, inFeatures: inWidth, outFeatures: spec.classes)
-        groupOutputs = (0..<3).map { _ in Tensor(shape: [0]) }
         groupInputGradients = (0..<3).map { _ in Tensor(shape: [0]) }
+        // Three gradient buffers serve every block: block i uses G[i mod 3] and G[(i+2) mod 3],
+        // never G[(i+1) mod 3], where block i+1's input gradient (block i's incoming) lives.
+        // Without this each layer kept its own dL/dx and training memory was ~2× the activations.
+        let shared = (0..<3).map { _ in Tensor(shape: [0]) }
+        for (i, block) in groups.flatMap({ $0 }).enumerated() {
+            block.shareGradientBuffers(p: shared[i % 3], q: shared[(i + 2) % 3])
+        }
         var generator = SeededGenerator(seed: seed, stream: [0x57524E])  // "WRN": init stream
         store.finalize(generator: &generator)
     }
@@ -159,13 +179,11 @@ public final class WideResNet {
             let groupInput = h
             for block in blocks { h = block.forward(h, training: training) }
             if let s = groupShortcuts[g] {
-                addTensors(h, s.forward(groupInput), into: groupOutputs[g])
-                h = groupOutputs[g]
+                addTensors(h, s.forward(groupInput), into: h)  // in place, as in the blocks
             }
         }
         if let s = stemShortcut {
-            addTensors(h, s.forward(stemOut), into: stemSum)
-            h = stemSum
+            addTensors(h, s.forward(stemOut), into: h)
         }
         return classifier.forward(pool.forward(finalNorm.forward(h, training: training)))
     }
@@ -173,7 +191,7 @@ public final class WideResNet {
     /// Backward from d(loss)/d(logits); accumulates every parameter gradient into the store.
     public func backward(_ dLogits: Tensor) {
         guard lastInput != nil else { preconditionFailure("WideResNet.backward before forward") }
-        let top = stemShortcut != nil ? stemSum : (groupShortcuts[2] != nil ? groupOutputs[2] : groups[2].last!.output)
+        let top = groups[2].last!.output
         var d = finalNorm.backward(pool.backward(classifier.backward(dLogits, input: pool.output), inputShape: top.shape), input: top)
         let dTop = d
         for g in stride(from: 2, through: 0, by: -1) {
