@@ -31,9 +31,13 @@ test: setup
 	$(SWIFT) test $(TEST_FLAGS) --disable-swift-testing
 
 ## bench: the benchmarks, each printing ratios against a peer or the hardware measured in the same run
-bench: setup build
+BENCH_VENV = .venv-bench
+$(BENCH_VENV)/bin/python:
+	python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q Pillow==12.3.0
+
+bench: setup build $(BENCH_VENV)/bin/python
 	$(BIN) bench engine --threads 1,2
-	$(BIN) bench augment
+	$(BIN) bench augment --python $(BENCH_VENV)/bin/python
 	$(BIN) bench store
 	$(BIN) bench wire
 
