@@ -251,7 +251,8 @@ public final class CoordinatorService {
             logger.notice("ignoring result for \(aid) from \(id): \(reason)")
             return
         }
-        let produced = try store.writeCheckpoint(r.checkpoint)
+        // The codec verified the bytes against r.sha256 when it decoded the frame.
+        let produced = try store.writeCheckpoint(r.checkpoint, verifiedSHA256: r.sha256)
         let outcome = try store.commit(run: runId, event: .assignmentFinished(result), actions: actions, worker: id,
                                        checkpoint: produced, keepCheckpoints: probe.referencedCheckpoints)
         guard case .committed = outcome else {

@@ -20,10 +20,12 @@ public struct CheckpointFiles: Sendable {
 
     public func path(for sha256: String) -> String { directory + "/" + sha256 + ".ckpt" }
 
-    /// Writes bytes (if not already present) durably and returns their SHA-256 (hex).
+    /// Writes bytes (if not already present) durably and returns their SHA-256 (hex). A caller
+    /// that already verified the bytes against a digest (the wire codec does) passes it, so the
+    /// 18 MB are not hashed twice.
     @discardableResult
-    public func write(_ bytes: [UInt8]) throws(StoreError) -> String {
-        let sha = SHA256.hex(SHA256.hash(bytes))
+    public func write(_ bytes: [UInt8], verifiedSHA256: String? = nil) throws(StoreError) -> String {
+        let sha = verifiedSHA256 ?? SHA256.hex(SHA256.hash(bytes))
         let final = path(for: sha)
         if FileManager.default.fileExists(atPath: final) { return sha }
         let temporary = final + ".tmp-\(getpid())"

@@ -107,10 +107,11 @@ public final class Store: @unchecked Sendable {
         public init(sha256: String, size: Int) { self.sha256 = sha256; self.size = size }
     }
 
-    /// Writes checkpoint bytes durably (before the commit that references them).
-    public func writeCheckpoint(_ bytes: [UInt8]) throws(StoreError) -> ProducedCheckpoint {
+    /// Writes checkpoint bytes durably (before the commit that references them);
+    /// `verifiedSHA256` skips hashing bytes already checked against that digest.
+    public func writeCheckpoint(_ bytes: [UInt8], verifiedSHA256: String? = nil) throws(StoreError) -> ProducedCheckpoint {
         lock.lock(); defer { lock.unlock() }
-        let sha = try checkpoints.write(bytes)
+        let sha = try checkpoints.write(bytes, verifiedSHA256: verifiedSHA256)
         pending.insert(sha)
         return ProducedCheckpoint(sha256: sha, size: bytes.count)
     }

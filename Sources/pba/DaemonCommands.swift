@@ -131,7 +131,7 @@ struct SearchCommand: AsyncParsableCommand {
         abstract: "Learn an augmentation schedule: a coordinator and local workers in one command.",
         discussion: """
         Presets:
-          demo             Fashion-MNIST, WRN-10-1, 16 members, 12 epochs on 2 000 images (interval 3).
+          demo             Fashion-MNIST, WRN-10-1, 16 members, 30 epochs on 2 000 images (interval 3), sampled initial policies.
           reduced-cifar10  cifar10-mini (../shared/data/cifar10-mini), WRN-10-1, 16 members, 30 epochs on 4 000 images.
           paper            PBA's setup: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs \
         (give --data cifar10:DIR); for many-core or GPU machines.
@@ -279,6 +279,9 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
     }
     if localWorkers > 0 { logger.info("started \(localWorkers) local workers (\(workerThreads) thread(s) each)") }
     defer {
+        // Workers leave on the coordinator's BYE; give them a moment before asking again.
+        let deadline = Date().addingTimeInterval(5)
+        while children.contains(where: \.isRunning) && Date() < deadline { usleep(50_000) }
         for c in children where c.isRunning { c.terminate() }
         for c in children { c.waitUntilExit() }
     }

@@ -57,6 +57,8 @@ struct PlanOptions: ParsableArguments {
     var validationSize: Int?
     @Option(help: "asynchronous (no idle workers) or synchronous (deterministic given seed and results).")
     var mode: String?
+    @Option(help: "Initial policies: zero (PBA) or sampled (uniform random).")
+    var initialPolicy: String?
     @Option(help: "Run seed.")
     var seed: UInt64?
     @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, seed, batchSize, learningRate, cutout, flip); options override it.")
@@ -85,6 +87,12 @@ struct PlanOptions: ParsableArguments {
         if let mode {
             guard let m = SearchConfiguration.Mode(rawValue: mode) else { throw ValidationError("--mode must be asynchronous or synchronous, got '\(mode)'") }
             plan.mode = m
+        }
+        if let initialPolicy {
+            guard let p = SearchConfiguration.InitialPolicy(rawValue: initialPolicy) else {
+                throw ValidationError("--initial-policy must be zero or sampled, got '\(initialPolicy)'")
+            }
+            plan.initialPolicy = p
         }
         if let seed { plan.seed = seed }
         return plan
