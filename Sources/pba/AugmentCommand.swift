@@ -66,14 +66,7 @@ struct AugmentCommand: AsyncParsableCommand {
     @Option(help: "Fill colour R,G,B for uncovered pixels (default: the input's per-channel mean).")
     var fill: String?
 
-    @Option(help: "Crop padding of the base augmentation.")
-    var padding: Int = 4
-
-    @Flag(help: "No random horizontal flip in the base augmentation (for data sets where it is wrong).")
-    var noFlip = false
-
-    @Option(help: "Cutout side of the base augmentation (0 = off).")
-    var cutout: Int = 16
+    @OptionGroup var base: BaseAugmentationOptions
 
     @Option(help: "Seed for policy and baseline draws.")
     var seed: UInt64 = 0
@@ -92,8 +85,6 @@ struct AugmentCommand: AsyncParsableCommand {
             guard center == nil else { throw ValidationError("--center applies to --op Cutout only") }
         }
         guard labelBytes == 1 || labelBytes == 2 else { throw ValidationError("--label-bytes \(labelBytes) must be 1 or 2") }
-        guard (0...16).contains(padding) else { throw ValidationError("--padding \(padding) must be 0...16") }
-        guard (0...32).contains(cutout) else { throw ValidationError("--cutout \(cutout) must be 0...32") }
         guard (1...256).contains(samples) else { throw ValidationError("--samples \(samples) must be 1...256") }
         guard (1...32).contains(columns) else { throw ValidationError("--columns \(columns) must be 1...32") }
         guard (1...16).contains(scale) else { throw ValidationError("--scale \(scale) must be 1...16") }
@@ -117,7 +108,7 @@ struct AugmentCommand: AsyncParsableCommand {
             print("\(name) m=\(magnitude ?? 0) sign=\(parsedSign ?? 1): \(records.count) records → \(output ?? "")")
             return
         }
-        let base = BaseAugmentation(padding: padding, flip: !noFlip, cutout: cutout)
+        let base = self.base.value
         let augmentation: Augmentation
         let label: String
         if let path = policy {

@@ -77,14 +77,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Epochs a policy-log schedule was learned over (PBA: 200 for reduced CIFAR-10, 160 for SVHN).")
     var scheduleEpochs: Int?
 
-    @Option(help: "Base augmentation with --policy/--schedule: padding before the random crop (0 = no crop).")
-    var padding: Int = 4
-
-    @Option(help: "Base augmentation with --policy/--schedule: Cutout size (0 = off).")
-    var cutout: Int = 16
-
-    @Flag(help: "No random horizontal flip in the base augmentation (for data where mirroring changes the class).")
-    var noFlip = false
+    @OptionGroup var base: BaseAugmentationOptions
 
     @OptionGroup var compute: ComputeOptions
 
@@ -92,8 +85,7 @@ struct TrainCommand: AsyncParsableCommand {
         guard [policy != nil, baseline != nil, schedule != nil].filter({ $0 }).count <= 1 else {
             throw ValidationError("give at most one of --policy, --baseline, --schedule")
         }
-        guard padding >= 0, padding <= 64 else { throw ValidationError("--padding must be 0...64, got \(padding)") }
-        guard cutout >= 0, cutout <= 1024 else { throw ValidationError("--cutout must be 0...1024, got \(cutout)") }
+
         guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
         guard batchSize >= 1, batchSize <= 65536 else { throw ValidationError("--batch-size must be 1...65536, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
@@ -207,13 +199,13 @@ struct TrainCommand: AsyncParsableCommand {
 extension TrainCommand {
     /// Plain shuffled batches, or the augmenting pipeline for --policy, --baseline or --schedule.
     func makeBatchSource(_ train: Dataset, options: TrainingOptions, normalization: Normalization, logger: Logger) throws -> BatchSource {
-        let base = BaseAugmentation(padding: padding, flip: !noFlip, cutout: cutout)
+        let base = self.base.value
         let perEpoch: @Sendable (Int) -> Augmentation
         if let path = policy {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--policy: cannot read \(path)") }
             let a = Augmentation(policy: try ResolvedPolicy(try Policy(json: data)), base: base)
             perEpoch = { _ in a }
-            logger.info("augmentation: policy \(path) + base (pad \(padding), flip \(!noFlip), cutout \(cutout))")
+            logger.info("augmentation: policy \(path) + base (pad \(base.padding), flip \(base.flip), cutout \(base.cutout))")
         } else if let name = baseline {
             let a = Augmentation(baseline: try Baseline(name: name), base: base)
             perEpoch = { _ in a }
@@ -225,7 +217,7 @@ extension TrainCommand {
             let policies = try s.epochPolicies(epochs: options.epochs)
             let augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
             perEpoch = { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
-            logger.info("augmentation: schedule \(path) (learned over \(s.learnedEpochs) epochs, stretched to \(options.epochs)) + base (pad \(padding), flip \(!noFlip), cutout \(cutout))")
+            logger.info("augmentation: schedule \(path) (learned over \(s.learnedEpochs) epochs, stretched to \(options.epochs)) + base (pad \(base.padding), flip \(base.flip), cutout \(base.cutout))")
         } else {
             return ShuffledBatches(images: train.images, labels: train.labels, height: train.height, width: train.width,
                                    channels: train.channels, batchSize: options.batchSize, seed: options.seed, normalization: normalization)
