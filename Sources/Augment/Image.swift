@@ -48,6 +48,12 @@ public struct FillColor: Hashable, Sendable, CustomStringConvertible {
 
     public init(grey: UInt8) { values = SIMD4(grey, grey, grey, 0) }
 
+    /// The data set's per-channel mean (of pixel/255, as `Dataset.channelStatistics` gives it)
+    /// as a fill colour: PBA's intended fill for uncovered pixels.
+    public init(datasetMean mean: [Float]) throws(ImageError) {
+        try self.init(mean.map { UInt8(clamping: Int(($0 * 255).rounded())) })
+    }
+
     /// The rounded per-channel mean of a data set, given as values in 0...1 (as data set
     /// statistics are usually stored).
     public init(mean: [Double]) throws(ImageError) {

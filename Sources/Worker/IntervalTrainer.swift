@@ -57,7 +57,7 @@ public final class IntervalTrainer: AssignmentBackend {
         do {
             shape = try ImageShape(width: train.width, height: train.height, channels: train.channels)
             // Uncovered pixels take the data set's per-channel mean (PBA's intended fill).
-            fill = try FillColor(stats.mean.map { UInt8(clamping: Int(($0 * 255).rounded())) })
+            fill = try FillColor(datasetMean: stats.mean)
         } catch { throw WorkerError.data("\(error)") }
     }
 

@@ -223,7 +223,7 @@ extension TrainCommand {
                                    channels: train.channels, batchSize: options.batchSize, seed: options.seed, normalization: normalization)
         }
         let shape = try ImageShape(width: train.width, height: train.height, channels: train.channels)
-        let fill = try FillColor(normalization.mean.map { UInt8(clamping: Int(($0 * 255).rounded())) })
+        let fill = try FillColor(datasetMean: normalization.mean)
         return try AugmentedBatches(images: train.images, labels: train.labels, shape: shape, batchSize: options.batchSize,
                                     seed: options.seed, normalization: normalization, fill: fill, workers: 1, augmentation: perEpoch)
     }
