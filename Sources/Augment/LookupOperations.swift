@@ -65,32 +65,22 @@ public struct EqualizeOperation: ImageOperation {
     public var name: String { "Equalize" }
     public func parameter(magnitude: Int) -> Double { 0 }
     public func apply(to image: ImageView, _ arguments: OperationArguments, context: OperationContext) {
-        let ch = image.shape.channels
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
-            let h = hb.baseAddress!
-            channelHistograms(image, h)
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { tb in
-                let t = tb.baseAddress!
-                for c in 0..<ch {
-                    let hc = h + c &* 256, tc = t + c &* 256
-                    var occupied = 0, total = 0, last = 0
-                    for v in 0..<256 where hc[v] != 0 {
-                        occupied &+= 1
-                        total &+= hc[v]
-                        last = hc[v]
-                    }
-                    let step = occupied <= 1 ? 0 : (total &- last) / 255
-                    if step == 0 {
-                        for v in 0..<256 { tc[v] = UInt8(v) }
-                    } else {
-                        var n = step / 2
-                        for v in 0..<256 {
-                            tc[v] = UInt8(min(255, n / step))   // PIL clips its table to 8 bits
-                            n &+= hc[v]
-                        }
-                    }
+        remapEachChannel(image) { hc, tc in
+            var occupied = 0, total = 0, last = 0
+            for v in 0..<256 where hc[v] != 0 {
+                occupied &+= 1
+                total &+= hc[v]
+                last = hc[v]
+            }
+            let step = occupied <= 1 ? 0 : (total &- last) / 255
+            if step == 0 {
+                for v in 0..<256 { tc[v] = UInt8(v) }
+            } else {
+                var n = step / 2
+                for v in 0..<256 {
+                    tc[v] = UInt8(min(255, n / step))   // PIL clips its table to 8 bits
+                    n &+= hc[v]
                 }
-                applyChannelTables(image, UnsafePointer(t))
             }
         }
     }
@@ -104,30 +94,20 @@ public struct AutoContrastOperation: ImageOperation {
     public var name: String { "AutoContrast" }
     public func parameter(magnitude: Int) -> Double { 0 }
     public func apply(to image: ImageView, _ arguments: OperationArguments, context: OperationContext) {
-        let ch = image.shape.channels
-        withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
-            let h = hb.baseAddress!
-            channelHistograms(image, h)
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { tb in
-                let t = tb.baseAddress!
-                for c in 0..<ch {
-                    let hc = h + c &* 256, tc = t + c &* 256
-                    var lo = 0
-                    while lo < 255 && hc[lo] == 0 { lo &+= 1 }
-                    var hi = 255
-                    while hi > 0 && hc[hi] == 0 { hi &-= 1 }
-                    if hi <= lo {
-                        for v in 0..<256 { tc[v] = UInt8(v) }
-                    } else {
-                        let scale = 255.0 / Double(hi - lo)
-                        let offset = Double(-lo) * scale
-                        for v in 0..<256 {
-                            let x = Int(Double(v) * scale + offset)
-                            tc[v] = UInt8(max(0, min(255, x)))
-                        }
-                    }
+        remapEachChannel(image) { hc, tc in
+            var lo = 0
+            while lo < 255 && hc[lo] == 0 { lo &+= 1 }
+            var hi = 255
+            while hi > 0 && hc[hi] == 0 { hi &-= 1 }
+            if hi <= lo {
+                for v in 0..<256 { tc[v] = UInt8(v) }
+            } else {
+                let scale = 255.0 / Double(hi - lo)
+                let offset = Double(-lo) * scale
+                for v in 0..<256 {
+                    let x = Int(Double(v) * scale + offset)
+                    tc[v] = UInt8(max(0, min(255, x)))
                 }
-                applyChannelTables(image, UnsafePointer(t))
             }
         }
     }
@@ -177,3 +157,18 @@ public let standardOperations: [any ImageOperation] = [
     ShearXOperation(), SolarizeOperation(), ShearYOperation(), EqualizeOperation(),
     AutoContrastOperation(), CutoutOperation(), ContrastOperation(),
 ]
+
+/// Remaps every channel through a 256-entry table built from that channel's histogram
+/// (Equalize and AutoContrast): `build(histogram, table)` fills the table of one channel.
+private func remapEachChannel(_ image: ImageView, _ build: (UnsafePointer<Int>, UnsafeMutablePointer<UInt8>) -> Void) {
+    let channels = image.shape.channels
+    withUnsafeTemporaryAllocation(of: Int.self, capacity: 768) { hb in
+        let h = hb.baseAddress!
+        channelHistograms(image, h)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 768) { tb in
+            let t = tb.baseAddress!
+            for c in 0..<channels { build(UnsafePointer(h + c &* 256), t + c &* 256) }
+            applyChannelTables(image, UnsafePointer(t))
+        }
+    }
+}

@@ -196,12 +196,11 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         let (k, s, p) = (kernel, stride, padding)
         let kk = k * k * c
-        let src = SendablePointer(x.pointer), dst = SendablePointer(cols)
         let firstImage = images.lowerBound
         for job in 0..<(images.count * oh) {
             let img = firstImage + job / oh, oy = job % oh
-            let xImage = src.pointer + img * h * w * c
-            var row = dst.pointer + job * ow * kk
+            let xImage = x.pointer + img * h * w * c
+            var row = cols + job * ow * kk
             for ox in 0..<ow {
                 var out = row
                 for ky in 0..<k {
@@ -228,13 +227,12 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         let (k, s, p) = (kernel, stride, padding)
         let kk = k * k * c
-        let src = SendablePointer(cols), dst = SendablePointer(dx.pointer)
         let firstImage = images.lowerBound
         for j in 0..<images.count {
             let img = firstImage + j
-            let dxImage = dst.pointer + img * h * w * c
+            let dxImage = dx.pointer + img * h * w * c
             dxImage.update(repeating: 0, count: h * w * c)
-            var row = src.pointer + j * oh * ow * kk
+            var row = cols + j * oh * ow * kk
             for oy in 0..<oh {
                 for ox in 0..<ow {
                     var col = row
