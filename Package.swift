@@ -23,12 +23,13 @@ let package = Package(
         .target(name: "Augment", dependencies: ["Engine"]),
         .target(name: "Search", dependencies: ["Augment"]),
         .target(name: "Schedule", dependencies: ["Search", "Augment"]),
+        .target(name: "Evaluation", dependencies: ["Schedule", "Augment", "Engine"]),
         .target(name: "Store", dependencies: ["Search", "Schedule", "Engine", .product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Wire", dependencies: ["Engine", "Augment", "CZeroMQ"]),
         .target(name: "Worker", dependencies: ["Wire", "Engine", "Augment", "Schedule", .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Coordinator", dependencies: ["Wire", "Store", "Search", "Schedule", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Coordinator", dependencies: ["Wire", "Store", "Search", "Schedule", "Evaluation", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(name: "pba", dependencies: [
-            "Engine", "Augment", "Search", "Schedule", "Store", "Wire", "Worker", "Coordinator",
+            "Engine", "Augment", "Search", "Schedule", "Evaluation", "Store", "Wire", "Worker", "Coordinator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -37,8 +38,9 @@ let package = Package(
         .testTarget(name: "AugmentTests", dependencies: ["Augment"], exclude: ["Fixtures"]),
         .testTarget(name: "SearchTests", dependencies: ["Search"]),
         .testTarget(name: "ScheduleTests", dependencies: ["Schedule"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Schedule", "Augment"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Schedule", "Search", "Wire", "pba"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Store", "Schedule", "Search", "Wire", "Evaluation", "pba"]),
     ]
 )

@@ -6,28 +6,35 @@ import Schedule
 import Store
 import Wire
 
-/// The coordinator: owns the search state machine and the store, hands out assignments to any
-/// number of workers over ZeroMQ, and collects their results. Each search event and everything it
-/// causes is committed before the reply goes out, so killing the process at any point loses
-/// nothing that was acknowledged.
-///
-/// This class is the `switch` over `SearchAction`s; every decision is `PopulationSearch`'s.
-public final class CoordinatorService {
-    public struct Settings: Sendable {
-        public var bind: String
-        public var heartbeatMilliseconds = 1000
-        /// A worker silent this long is dropped and its assignment requeued.
-        public var workerTimeoutMilliseconds = 15_000
-        public var maximumFrameSize = WireCodec.defaultMaximumFrameSize
-        /// Test-only fault injection: exit the process right after this many committed results.
-        public var exitAfterResults: Int?
-        /// CURVE encryption: the coordinator's key pair and the worker public keys allowed in.
-        public var curve: (keys: CurveKeyPair, allowedWorkers: [String])?
-        public init(bind: String) { self.bind = bind }
-    }
+/// What a coordinator serves: which assignment a worker gets next, what a result or a lost
+/// assignment means, and when the work is done. A population search (`SearchWork`) and an
+/// evaluation (`EvaluationWork`) are the two kinds; the worker protocol around them — hello,
+/// data check, heartbeats, timeouts, requeueing — is the coordinator's and is the same for both.
+public protocol CoordinatedWork: AnyObject {
+    associatedtype Outcome
+    var runId: String { get }
+    var job: JobDescription { get }
+    /// Non-nil once everything is done; may commit the run's final records the first time.
+    func finishedOutcome() throws -> Outcome?
+    /// The next assignment for `worker`, committed as in flight; nil when none is ready now.
+    func nextAssignment(worker: String) throws -> Assign?
+    /// Records a result; false when it was not counted (stale, duplicate or unknown).
+    func record(_ result: ResultMessage, worker: String) throws -> Bool
+    /// An assignment's worker is gone: put it back in the queue.
+    func lose(_ assignmentId: UInt64, worker: String, reason: String) throws
+    /// The coordinator stops before the work is done.
+    func stop() throws
+}
 
-    public enum Exit: Sendable {
-        case finished(SearchOutcome)
+/// The coordinator: owns the work's state through `Work` and hands out assignments to any
+/// number of workers over ZeroMQ, collecting their results. Each event and everything it causes
+/// is committed before the reply goes out, so killing the process at any point loses nothing
+/// that was acknowledged.
+public final class CoordinatorService<Work: CoordinatedWork> {
+    public typealias Settings = CoordinatorSettings
+
+    public enum Exit {
+        case finished(Work.Outcome)
         case stopped
     }
 
@@ -37,7 +44,7 @@ public final class CoordinatorService {
         public var hostname: String
         public var threads: Int
         public var ready = false
-        public var assignment: AssignmentID?
+        public var assignment: UInt64?
         public var lastSeen: Date
         public var completed = 0
         /// Training time its results reported, and the span from its first assignment to its
@@ -59,14 +66,10 @@ public final class CoordinatorService {
         return span > 0 ? max(0, 1 - busy / span) : nil
     }
 
-    let store: Store
-    let runId: String
-    let job: JobDescription
+    public let work: Work
     let jobJSON: String
     let settings: Settings
     let logger: Logger
-    let scheduleContext: ScheduleContext
-    public private(set) var search: PopulationSearch
     public private(set) var workers: [String: WorkerInfo] = [:]
     public private(set) var boundEndpoint = ""
     private var socket: ZMQSocket!
@@ -75,18 +78,13 @@ public final class CoordinatorService {
     private var requestCounter: UInt64 = 0
     private var committedResults = 0
     /// Called on the coordinator's thread after every committed event (progress display).
-    public var onChange: ((CoordinatorService) -> Void)?
+    public var onChange: ((CoordinatorService<Work>) -> Void)?
 
-    public init(store: Store, runId: String, search: PopulationSearch, job: JobDescription,
-                scheduleContext: ScheduleContext, settings: Settings, logger: Logger) throws {
-        self.store = store
-        self.runId = runId
-        self.search = search
-        self.job = job
+    public init(work: Work, settings: Settings, logger: Logger) throws {
+        self.work = work
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        jobJSON = String(decoding: try encoder.encode(job), as: UTF8.self)
-        self.scheduleContext = scheduleContext
+        jobJSON = String(decoding: try encoder.encode(work.job), as: UTF8.self)
         self.settings = settings
         self.logger = logger
     }
@@ -101,7 +99,7 @@ public final class CoordinatorService {
         }
         try socket.bind(settings.bind)
         boundEndpoint = socket.lastEndpoint
-        logger.info("coordinator for run \(runId) listening on \(boundEndpoint)")
+        logger.info("coordinator for \(work.runId) listening on \(boundEndpoint)")
     }
 
     /// Serves workers until the search finishes or `stopRequested()`; on stop, hands out no more
@@ -110,13 +108,16 @@ public final class CoordinatorService {
         if socket == nil { try bind() }
         var lastHeartbeat = Date.distantPast
         while true {
-            if let outcome = search.outcome {
-                try finishRun(outcome)
+            if let outcome = try work.finishedOutcome() {
+                broadcast(.bye(reason: "\(work.runId) finished"))
+                if let waiting = workerWaitingFraction {
+                    logger.info("workers spent \(String(format: "%.1f", waiting * 100))% of their time (first assignment to last result) outside assignments: waiting for work and transfers")
+                }
                 return .finished(outcome)
             }
             if stopRequested() {
                 broadcast(.bye(reason: "coordinator stopping"))
-                try store.setStatus(run: runId, .stopped)
+                try work.stop()
                 return .stopped
             }
             let now = Date()
@@ -160,13 +161,13 @@ public final class CoordinatorService {
             if let old = workers[id] { retire(old) }
             workers[id] = WorkerInfo(id: id, hostname: h.hostname, threads: Int(h.threads), lastSeen: Date())
             logger.info("worker \(id) on \(h.hostname) (\(h.threads) threads) joined")
-            reply(id, rid, .welcome(Welcome(runId: runId, job: jobJSON, heartbeatMilliseconds: UInt32(settings.heartbeatMilliseconds))))
+            reply(id, rid, .welcome(Welcome(runId: work.runId, job: jobJSON, heartbeatMilliseconds: UInt32(settings.heartbeatMilliseconds))))
         case let .ready(r):
             guard workers[id] != nil else { return refuseUnknown(id, rid) }
-            guard r.dataFingerprint == job.dataFingerprint else {
-                logger.warning("refusing worker \(id): its data fingerprint \(r.dataFingerprint.prefix(12)) ≠ the run's \(job.dataFingerprint.prefix(12))")
+            guard r.dataFingerprint == work.job.dataFingerprint else {
+                logger.warning("refusing worker \(id): its data fingerprint \(r.dataFingerprint.prefix(12)) ≠ the run's \(work.job.dataFingerprint.prefix(12))")
                 reply(id, rid, .error(ErrorMessage(code: .dataMismatch,
-                    message: "the data you loaded (fingerprint \(r.dataFingerprint.prefix(16))) is not this run's (\(job.dataFingerprint.prefix(16)))")))
+                    message: "the data you loaded (fingerprint \(r.dataFingerprint.prefix(16))) is not this run's (\(work.job.dataFingerprint.prefix(16)))")))
                 workers[id] = nil
                 return
             }
@@ -206,66 +207,25 @@ public final class CoordinatorService {
     }
 
     private func assignWork(to id: String, _ rid: UInt64) throws {
-        let actions = search.assignmentRequested()
-        guard let assignment = actions.compactMap({ if case let .train(a) = $0 { return a } else { return nil } }).first else {
+        guard let assignment = try work.nextAssignment(worker: id) else {
             reply(id, rid, .noWork(retryAfterMilliseconds: 300))
             return
         }
-        let checkpoint: CheckpointPayload
-        switch assignment.checkpoint {
-        case let .initial(_, weightSeed):
-            checkpoint = .initial(weightSeed: weightSeed)
-        case let .producedBy(source):
-            do {
-                let bytes = try store.checkpointBytes(run: runId, assignment: source)
-                checkpoint = .bytes(bytes, sha256: SHA256.hex(SHA256.hash(bytes)))
-            } catch {
-                // The search must not continue from a checkpoint it cannot read: stop loudly.
-                logger.critical("checkpoint of \(source) needed by member \(assignment.member) is unusable: \(error)")
-                throw error
-            }
-        }
-        try store.commit(run: runId, event: .assignmentRequested, actions: actions, worker: id)
-        workers[id]?.assignment = assignment.id
+        workers[id]?.assignment = assignment.assignmentId
         if workers[id]?.firstAssignedAt == nil { workers[id]?.firstAssignedAt = Date() }
-        reply(id, rid, .assign(Assign(assignmentId: assignment.id.rawValue, kind: .searchInterval, member: UInt32(assignment.member),
-                                      epochStart: UInt32(assignment.epochs.lowerBound), epochEnd: UInt32(assignment.epochs.upperBound),
-                                      trainingSeed: assignment.trainingSeed,
-                                      augmentation: .policy(operations: assignment.policy.operations.names, values: assignment.policy.values),
-                                      checkpoint: checkpoint)))
+        reply(id, rid, .assign(assignment))
         onChange?(self)
     }
 
     private func record(_ r: ResultMessage, from id: String) throws {
-        let aid = AssignmentID(rawValue: r.assignmentId)
-        if workers[id]?.assignment == aid {
+        if workers[id]?.assignment == r.assignmentId {
             workers[id]?.assignment = nil
             workers[id]?.completed += 1
             workers[id]?.busySeconds += r.seconds
             workers[id]?.lastResultAt = Date()
         }
-        let result = IntervalResult(assignment: aid, validationAccuracy: r.accuracy, trainLoss: r.trainLoss)
-        var probe = search
-        let actions = probe.assignmentFinished(result)
-        if let reason = actions.compactMap({ if case let .ignoreResult(_, why) = $0 { return why } else { return nil } }).first {
-            logger.notice("ignoring result for \(aid) from \(id): \(reason)")
-            return
-        }
-        // The codec verified the bytes against r.sha256 when it decoded the frame.
-        let produced = try store.writeCheckpoint(r.checkpoint, verifiedSHA256: r.sha256)
-        let outcome = try store.commit(run: runId, event: .assignmentFinished(result), actions: actions, worker: id,
-                                       checkpoint: produced, keepCheckpoints: probe.referencedCheckpoints)
-        guard case .committed = outcome else {
-            logger.notice("result for \(aid) was already recorded; not counted twice")
-            return
-        }
-        search = probe
+        guard try work.record(r, worker: id) else { return }
         committedResults += 1
-        for action in actions {
-            if case let .recordPerturbation(p) = action {
-                logger.info("member \(p.target) (epoch \(p.targetEpoch)) copies member \(p.source) (epoch \(p.sourceEpoch)) and explores")
-            }
-        }
         onChange?(self)
         if let limit = settings.exitAfterResults, committedResults >= limit {
             logger.critical("fault injection: exiting after \(committedResults) committed results")
@@ -273,14 +233,9 @@ public final class CoordinatorService {
         }
     }
 
-    private func lose(_ aid: AssignmentID, worker id: String, reason: String) throws {
+    private func lose(_ aid: UInt64, worker id: String, reason: String) throws {
         workers[id]?.assignment = nil
-        var probe = search
-        _ = probe.assignmentLost(aid)
-        guard probe != search else { return }
-        try store.commit(run: runId, event: .assignmentLost(aid), actions: [], worker: id, keepCheckpoints: probe.referencedCheckpoints)
-        search = probe
-        logger.warning("\(aid) requeued: \(reason)")
+        try work.lose(aid, worker: id, reason: reason)
         onChange?(self)
     }
 
@@ -289,23 +244,6 @@ public final class CoordinatorService {
             logger.warning("worker \(id) silent for \(Int(now.timeIntervalSince(w.lastSeen))) s: dropped")
             if let a = w.assignment { try lose(a, worker: id, reason: "worker \(id) timed out") }
             workers[id] = nil
-        }
-    }
-
-    private func finishRun(_ outcome: SearchOutcome) throws {
-        if try store.latestSchedule(run: runId) == nil {
-            var context = scheduleContext
-            context.provenance.runID = runId
-            context.provenance.finalValidationAccuracy = outcome.validationAccuracy
-            let schedule = AugmentationSchedule(outcome: outcome, configuration: search.configuration, context: context)
-            let json = try schedule.jsonData()
-            try store.saveSchedule(run: runId, document: String(decoding: json, as: UTF8.self))
-        }
-        try store.setStatus(run: runId, .finished)
-        broadcast(.bye(reason: "run \(runId) finished"))
-        logger.info("run \(runId) finished: best member \(outcome.bestMember), validation accuracy \(String(format: "%.4f", outcome.validationAccuracy))")
-        if let waiting = workerWaitingFraction {
-            logger.info("workers spent \(String(format: "%.1f", waiting * 100))% of their time (first assignment to last result) outside assignments: waiting for work and transfers")
         }
     }
 
@@ -319,4 +257,18 @@ public final class CoordinatorService {
         requestCounter &+= 1
         for id in workers.keys { reply(id, requestCounter, m) }
     }
+}
+
+/// How a coordinator listens and how patient it is with workers.
+public struct CoordinatorSettings: Sendable {
+    public var bind: String
+    public var heartbeatMilliseconds = 1000
+    /// A worker silent this long is dropped and its assignment requeued.
+    public var workerTimeoutMilliseconds = 15_000
+    public var maximumFrameSize = WireCodec.defaultMaximumFrameSize
+    /// Test-only fault injection: exit the process right after this many committed results.
+    public var exitAfterResults: Int?
+    /// CURVE encryption: the coordinator's key pair and the worker public keys allowed in.
+    public var curve: (keys: CurveKeyPair, allowedWorkers: [String])?
+    public init(bind: String) { self.bind = bind }
 }

@@ -71,6 +71,24 @@ enum StoreMigrations {
                 t.column("document", .text).notNull()
             }
         }
+        m.registerMigration("v2: evaluation cells") { db in
+            // Keyed by what was trained, not by which evaluation asked: an evaluation that is
+            // rerun, resumed or extended with new candidates finds its finished cells here.
+            try db.create(table: "evaluationCell") { t in
+                t.column("jobKey", .text).notNull()
+                t.column("candidateKey", .text).notNull()
+                t.column("seed", .integer).notNull()
+                t.column("candidate", .text).notNull()
+                t.column("testAccuracy", .double).notNull()
+                t.column("trainLoss", .double).notNull()
+                t.column("seconds", .double).notNull()
+                t.column("predictions", .blob).notNull()
+                t.column("worker", .text)
+                t.column("pbaVersion", .text).notNull()
+                t.column("finishedAt", .datetime).notNull()
+                t.primaryKey(["jobKey", "candidateKey", "seed"])
+            }
+        }
         return m
     }
 }

@@ -125,3 +125,51 @@ public struct ScheduleRecord: Codable, Hashable, Sendable, FetchableRecord, Pers
         public static let runId = Column(CodingKeys.runId)
     }
 }
+
+/// One finished evaluation cell: a model trained with one candidate augmentation and one seed,
+/// then tested. `jobKey` hashes everything else that was fixed (data, model, epochs, optimiser,
+/// base augmentation), so a cell is only reused for exactly the same training.
+public struct EvaluationCellRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "evaluationCell"
+    public var jobKey: String
+    public var candidateKey: String
+    public var seed: Int64
+    /// The candidate's name when the cell was trained (informational).
+    public var candidate: String
+    public var testAccuracy: Double
+    public var trainLoss: Double
+    public var seconds: Double
+    /// Predicted class per test image as little-endian Int32s.
+    public var predictions: Data
+    public var worker: String?
+    public var pbaVersion: String
+    public var finishedAt: Date
+
+    public init(jobKey: String, candidateKey: String, seed: UInt64, candidate: String, testAccuracy: Double, trainLoss: Double,
+                seconds: Double, predictions: [Int32], worker: String?, pbaVersion: String, finishedAt: Date) {
+        self.jobKey = jobKey; self.candidateKey = candidateKey; self.seed = Int64(bitPattern: seed); self.candidate = candidate
+        self.testAccuracy = testAccuracy; self.trainLoss = trainLoss; self.seconds = seconds
+        var data = Data(capacity: predictions.count * 4)
+        for p in predictions { withUnsafeBytes(of: p.littleEndian) { data.append(contentsOf: $0) } }
+        self.predictions = data
+        self.worker = worker; self.pbaVersion = pbaVersion; self.finishedAt = finishedAt
+    }
+
+    public var seedValue: UInt64 { UInt64(bitPattern: seed) }
+
+    /// The predictions back; nil when the blob is not a whole number of Int32s (a corrupt row).
+    public var decodedPredictions: [Int32]? {
+        guard predictions.count % 4 == 0 else { return nil }
+        var result = [Int32]()
+        result.reserveCapacity(predictions.count / 4)
+        let bytes = [UInt8](predictions)
+        for i in stride(from: 0, to: bytes.count, by: 4) {
+            result.append(Int32(bitPattern: UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24))
+        }
+        return result
+    }
+
+    public enum Columns {
+        public static let jobKey = Column(CodingKeys.jobKey)
+    }
+}

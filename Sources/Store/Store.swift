@@ -250,6 +250,30 @@ public final class Store: @unchecked Sendable {
         } }
     }
 
+    // MARK: evaluation cells
+
+    /// Records a finished cell; a cell already recorded is kept as it was (first result wins).
+    /// Returns whether this call wrote it.
+    @discardableResult
+    public func saveEvaluationCell(_ cell: EvaluationCellRecord) throws(StoreError) -> Bool {
+        try wrap { try database.write { db in
+            try db.execute(sql: """
+                INSERT OR IGNORE INTO evaluationCell
+                (jobKey, candidateKey, seed, candidate, testAccuracy, trainLoss, seconds, predictions, worker, pbaVersion, finishedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [cell.jobKey, cell.candidateKey, cell.seed, cell.candidate, cell.testAccuracy, cell.trainLoss,
+                                  cell.seconds, cell.predictions, cell.worker, cell.pbaVersion, cell.finishedAt])
+            return db.changesCount > 0
+        } }
+    }
+
+    /// Every finished cell trained under `jobKey`.
+    public func evaluationCells(jobKey: String) throws(StoreError) -> [EvaluationCellRecord] {
+        try wrap { try database.read { db in
+            try EvaluationCellRecord.filter(EvaluationCellRecord.Columns.jobKey == jobKey).fetchAll(db)
+        } }
+    }
+
     // MARK: encoding
 
     static func kind(of event: SearchEvent) -> String {

@@ -118,12 +118,17 @@ public struct ResultMessage: Equatable, Sendable {
     public var accuracy: Double
     public var trainLoss: Double
     public var seconds: Double
-    /// The training state at the end, checkpoint-file bytes, with their SHA-256 (hex).
+    /// The training state at the end, checkpoint-file bytes, with their SHA-256 (hex). Empty for
+    /// an evaluation cell: nothing continues from it.
     public var checkpoint: [UInt8]
     public var sha256: String
-    public init(assignmentId: UInt64, accuracy: Double, trainLoss: Double, seconds: Double, checkpoint: [UInt8], sha256: String) {
+    /// An evaluation cell's predicted class for each test image, in order (the paired per-image
+    /// statistics resample them); empty for a search interval.
+    public var predictions: [Int32]
+    public init(assignmentId: UInt64, accuracy: Double, trainLoss: Double, seconds: Double, checkpoint: [UInt8], sha256: String,
+                predictions: [Int32] = []) {
         self.assignmentId = assignmentId; self.accuracy = accuracy; self.trainLoss = trainLoss
-        self.seconds = seconds; self.checkpoint = checkpoint; self.sha256 = sha256
+        self.seconds = seconds; self.checkpoint = checkpoint; self.sha256 = sha256; self.predictions = predictions
     }
 }
 

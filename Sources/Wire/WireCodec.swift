@@ -43,7 +43,7 @@ public enum WireError: Error, CustomStringConvertible, Equatable {
 /// UInt64 length + bytes. Decoding checks every length against what is left before reading, so
 /// any byte string either decodes or throws.
 public enum WireCodec {
-    public static let protocolVersion: UInt16 = 1
+    public static let protocolVersion: UInt16 = 2
     public static let headerSize = 20
     static let magic: [UInt8] = [0x50, 0x42, 0x41, 0x57]  // "PBAW"
     /// Default frame size limit: a WRN-40-2 training state is ≈ 18 MB; 1 GiB leaves room for
@@ -95,6 +95,7 @@ public enum WireCodec {
             w.u32(ms)
         case let .result(r):
             w.u64(r.assignmentId); w.f64(r.accuracy); w.f64(r.trainLoss); w.f64(r.seconds); w.text(r.sha256); w.bytes(r.checkpoint)
+            w.u64(UInt64(r.predictions.count)); for p in r.predictions { w.u32(UInt32(bitPattern: p)) }
         case let .error(e):
             w.u16(e.code.rawValue); w.text(e.message)
         case let .bye(reason):
@@ -179,7 +180,13 @@ public enum WireCodec {
             let sha = try r.text("sha256")
             let bytes = try r.bytes("checkpoint")
             guard SHA256.hex(SHA256.hash(bytes)) == sha else { throw .checksumMismatch(field: "checkpoint") }
-            message = .result(ResultMessage(assignmentId: id, accuracy: acc, trainLoss: loss, seconds: secs, checkpoint: bytes, sha256: sha))
+            let count = try r.u64("predictions")
+            guard count <= UInt64(r.remaining / 4) else { throw .invalidValue(field: "predictions", value: "count \(count) exceeds the frame") }
+            var predictions = [Int32]()
+            predictions.reserveCapacity(Int(count))
+            for _ in 0..<Int(count) { predictions.append(Int32(bitPattern: try r.u32("predictions"))) }
+            message = .result(ResultMessage(assignmentId: id, accuracy: acc, trainLoss: loss, seconds: secs, checkpoint: bytes, sha256: sha,
+                                            predictions: predictions))
         case .error:
             let code = ErrorMessage.Code(rawValue: try r.u16("code")) ?? .unknown
             message = .error(ErrorMessage(code: code, message: try r.text("message")))

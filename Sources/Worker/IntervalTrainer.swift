@@ -3,6 +3,7 @@ import Engine
 import Augment
 import Tensor
 import Wire
+import Schedule
 
 public enum WorkerError: Error, CustomStringConvertible {
     case badAssignment(String)
@@ -32,6 +33,8 @@ public struct AssignmentOutcome: Sendable {
     public var trainLoss: Double
     public var seconds: Double
     public var checkpoint: [UInt8]
+    /// Predicted class per test image (evaluation cells only).
+    public var predictions: [Int32] = []
 }
 
 /// The CPU backend: trains assignments of a job on data loaded once — restore or initialise the
@@ -79,8 +82,19 @@ public final class IntervalTrainer: AssignmentBackend {
             do { b = try Baseline(name: name) } catch { throw WorkerError.badAssignment("\(error)") }
             let a = Augmentation(baseline: b, base: base)
             return { _ in a }
-        case .schedule:
-            throw WorkerError.badAssignment("schedule augmentation is not supported for search intervals")
+        case let .schedule(json):
+            // Stretched over the job's epochs, as PBA does; the job's base augmentation applies
+            // (every candidate of an evaluation gets the same base).
+            let policies: [Policy]
+            do {
+                let context = ScheduleContext(dataset: DatasetDescription(name: job.data), model: ModelDescription(name: job.model.name))
+                policies = try AugmentationSchedule(reading: json, learnedEpochs: nil, context: context).epochPolicies(epochs: job.options.epochs)
+            } catch { throw WorkerError.badAssignment("schedule: \(error)") }
+            let augmentations: [Augmentation]
+            do { augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) } } catch {
+                throw WorkerError.badAssignment("schedule: \(error)")
+            }
+            return { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
         }
     }
 
@@ -117,11 +131,15 @@ public final class IntervalTrainer: AssignmentBackend {
             lossSum += m.loss
             epochs += 1
         }
-        let evaluation = a.kind == .evaluationCell
-            ? trainer.evaluate(images: test.images, labels: test.labels, normalization: normalization)
-            : trainer.evaluate(images: split.validation.images, labels: split.validation.labels, normalization: normalization)
+        let trainLoss = epochs > 0 ? lossSum / Double(epochs) : 0
+        if a.kind == .evaluationCell {
+            // Tested on the test set, which no search touched; nothing continues from the weights.
+            let evaluation = trainer.evaluate(images: test.images, labels: test.labels, normalization: normalization)
+            return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: trainLoss, seconds: Date().timeIntervalSince(start),
+                                     checkpoint: [], predictions: evaluation.predictions)
+        }
+        let evaluation = trainer.evaluate(images: split.validation.images, labels: split.validation.labels, normalization: normalization)
         let bytes = try TrainingCheckpoint.file(of: trainer, normalization: normalization).encoded()
-        return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: epochs > 0 ? lossSum / Double(epochs) : 0,
-                       seconds: Date().timeIntervalSince(start), checkpoint: bytes)
+        return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: trainLoss, seconds: Date().timeIntervalSince(start), checkpoint: bytes)
     }
 }

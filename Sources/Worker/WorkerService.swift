@@ -69,7 +69,8 @@ public final class WorkerService {
                 switch outcome {
                 case let .success(o?):
                     try send(.result(ResultMessage(assignmentId: task.assign.assignmentId, accuracy: o.accuracy, trainLoss: o.trainLoss,
-                                                   seconds: o.seconds, checkpoint: o.checkpoint, sha256: SHA256.hex(SHA256.hash(o.checkpoint)))))
+                                                   seconds: o.seconds, checkpoint: o.checkpoint, sha256: SHA256.hex(SHA256.hash(o.checkpoint)),
+                                                   predictions: o.predictions)))
                     logger.info("assignment \(task.assign.assignmentId) (member \(task.assign.member), epochs \(task.assign.epochStart)..<\(task.assign.epochEnd)): accuracy \(String(format: "%.4f", o.accuracy)), \(String(format: "%.1f", o.seconds)) s")
                 case .success(nil):
                     logger.notice("assignment \(task.assign.assignmentId) stopped part-way")

@@ -256,35 +256,17 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
                  localWorkers: Int, workerThreads: Int, threads: Int, logger: Logger) throws -> Int32 {
     let store = try storeOptions.open()
     let prepared = try RunSetup.prepare(store: store, plan: plan, threads: threads, logger: logger)
-    var settings = CoordinatorService.Settings(bind: bind)
-    settings.heartbeatMilliseconds = heartbeatMs
-    settings.workerTimeoutMilliseconds = workerTimeoutMs
-    settings.maximumFrameSize = maxFrameBytes
-    settings.curve = curve
-    if let n = ProcessInfo.processInfo.environment["PBA_FAULT_EXIT_AFTER_RESULTS"].flatMap(Int.init) { settings.exitAfterResults = n }
-    let coordinator = try CoordinatorService(store: store, runId: prepared.runId, search: prepared.search, job: prepared.job,
-                                             scheduleContext: prepared.context, settings: settings, logger: logger)
+    let settings = coordinatorSettings(bind: bind, heartbeatMs: heartbeatMs, workerTimeoutMs: workerTimeoutMs,
+                                       maxFrameBytes: maxFrameBytes, curve: curve)
+    let work = SearchWork(store: store, runId: prepared.runId, search: prepared.search, job: prepared.job,
+                          scheduleContext: prepared.context, logger: logger)
+    let coordinator = try CoordinatorService(work: work, settings: settings, logger: logger)
     try coordinator.bind()
     let progress = ProgressReporter(total: prepared.search.configuration.populationSize * prepared.search.configuration.epochs,
                                     alreadyDone: prepared.search.members.map(\.completedEpochs).reduce(0, +))
     coordinator.onChange = { progress.update($0) }
-    var children: [Process] = []
-    for i in 0..<localWorkers {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        p.arguments = ["worker", "--connect", coordinator.boundEndpoint, "--id", "local-\(getpid())-\(i)",
-                       "--threads", "\(workerThreads)", "--log-level", "warning", "--parent-pid", "\(getpid())"]
-        try p.run()
-        children.append(p)
-    }
-    if localWorkers > 0 { logger.info("started \(localWorkers) local workers (\(workerThreads) thread(s) each)") }
-    defer {
-        // Workers leave on the coordinator's BYE; give them a moment before asking again.
-        let deadline = Date().addingTimeInterval(5)
-        while children.contains(where: \.isRunning) && Date() < deadline { usleep(50_000) }
-        for c in children where c.isRunning { c.terminate() }
-        for c in children { c.waitUntilExit() }
-    }
+    let children = try LocalWorkers(count: localWorkers, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)
+    defer { children.finish() }
     let exit = try coordinator.run(stopRequested: { stopRequested.load(ordering: .relaxed) })
     switch exit {
     case .stopped:
@@ -306,6 +288,42 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
     }
 }
 
+func coordinatorSettings(bind: String, heartbeatMs: Int, workerTimeoutMs: Int, maxFrameBytes: Int,
+                         curve: (keys: CurveKeyPair, allowedWorkers: [String])?) -> CoordinatorSettings {
+    var settings = CoordinatorSettings(bind: bind)
+    settings.heartbeatMilliseconds = heartbeatMs
+    settings.workerTimeoutMilliseconds = workerTimeoutMs
+    settings.maximumFrameSize = maxFrameBytes
+    settings.curve = curve
+    if let n = ProcessInfo.processInfo.environment["PBA_FAULT_EXIT_AFTER_RESULTS"].flatMap(Int.init) { settings.exitAfterResults = n }
+    return settings
+}
+
+/// `pba worker` processes started next to an in-process coordinator, on this machine's cores.
+struct LocalWorkers {
+    var children: [Process] = []
+
+    init(count: Int, endpoint: String, threads: Int, logger: Logger) throws {
+        for i in 0..<count {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+            p.arguments = ["worker", "--connect", endpoint, "--id", "local-\(getpid())-\(i)",
+                           "--threads", "\(threads)", "--log-level", "warning", "--parent-pid", "\(getpid())"]
+            try p.run()
+            children.append(p)
+        }
+        if count > 0 { logger.info("started \(count) local workers (\(threads) thread(s) each)") }
+    }
+
+    /// Workers leave on the coordinator's BYE; give them a moment before asking again.
+    func finish() {
+        let deadline = Date().addingTimeInterval(5)
+        while children.contains(where: \.isRunning) && Date() < deadline { usleep(50_000) }
+        for c in children where c.isRunning { c.terminate() }
+        for c in children { c.waitUntilExit() }
+    }
+}
+
 /// Prints the population table every few seconds while a search runs.
 final class ProgressReporter: @unchecked Sendable {
     let total: Int
@@ -318,16 +336,17 @@ final class ProgressReporter: @unchecked Sendable {
         self.alreadyDone = alreadyDone
     }
 
-    func update(_ c: CoordinatorService) {
+    func update(_ c: CoordinatorService<SearchWork>) {
         let now = Date()
-        guard now.timeIntervalSince(lastPrint) >= 10 || c.search.outcome != nil else { return }
+        let search = c.work.search
+        guard now.timeIntervalSince(lastPrint) >= 10 || search.outcome != nil else { return }
         lastPrint = now
-        let members = c.search.members
+        let members = search.members
         let done = members.map(\.completedEpochs).reduce(0, +)
         let rate = Double(done - alreadyDone) / max(1, now.timeIntervalSince(started))
         let eta = rate > 0 ? Double(total - done) / rate : .infinity
         var lines = [String(format: "progress: %d/%d member-epochs (%.0f%%), %d workers, %d perturbations, ETA %@",
-                            done, total, 100 * Double(done) / Double(max(1, total)), c.workers.count, c.search.perturbations.count, formatDuration(eta))]
+                            done, total, 100 * Double(done) / Double(max(1, total)), c.workers.count, search.perturbations.count, formatDuration(eta))]
         lines.append("  member  epoch  val acc  active ops  mean p  mean m")
         for m in members {
             let tuples = m.policy.tuples.filter { $0.probability > 0 }

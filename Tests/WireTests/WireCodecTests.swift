@@ -20,6 +20,8 @@ final class WireCodecTests: XCTestCase {
                            augmentation: .schedule(json: "{}"), checkpoint: .initial(weightSeed: 0))),
             .noWork(retryAfterMilliseconds: 250),
             .result(ResultMessage(assignmentId: 7, accuracy: 0.75, trainLoss: 1.25, seconds: 3.5, checkpoint: ckpt, sha256: sha)),
+            .result(ResultMessage(assignmentId: 8, accuracy: 0.5, trainLoss: 2, seconds: 1, checkpoint: [], sha256: SHA256.hex(SHA256.hash([UInt8]())),
+                                  predictions: [0, 9, -1, Int32.max, 3])),
             .heartbeat,
             .error(ErrorMessage(code: .dataMismatch, message: "fingerprint differs")),
             .bye(reason: "run finished"),
@@ -51,7 +53,7 @@ final class WireCodecTests: XCTestCase {
         let ckpt: [UInt8] = [1, 2, 3]
         var frame = WireCodec.encode(Envelope(requestId: 1, message: .result(ResultMessage(
             assignmentId: 1, accuracy: 0, trainLoss: 0, seconds: 0, checkpoint: ckpt, sha256: SHA256.hex(SHA256.hash(ckpt))))))
-        frame[frame.count - 1] ^= 0xFF
+        frame[frame.count - 9] ^= 0xFF  // the last checkpoint byte (8 bytes of prediction count follow)
         XCTAssertTrue(reason(frame).contains("SHA-256"), reason(frame))
     }
 

@@ -37,6 +37,8 @@ public struct EvaluationMetrics: Codable, Sendable {
     public var accuracy: Double
     public var loss: Double
     public var images: Int
+    /// The predicted class of each image, in order (what paired per-image statistics need).
+    public var predictions: [Int32] = []
 }
 
 /// Trains a `WideResNet` with SGD, one epoch at a time, from any `BatchSource`.
@@ -106,6 +108,9 @@ public final class Trainer {
         let buffer = Tensor(shape: [0])
         var correct = 0, lossSum = 0.0
         var start = 0
+        var predictions = [Int32]()
+        predictions.reserveCapacity(labels.count)
+        let classes = spec.classes
         while start < labels.count {
             let n = min(batchSize, labels.count - start)
             buffer.resize(to: [n, spec.height, spec.width, spec.channels])
@@ -117,12 +122,19 @@ public final class Trainer {
             }
             let batchLabels = Array(labels[start..<(start + n)])
             let logits = model.forward(buffer, training: false)
+            for row in 0..<n {
+                let p = logits.pointer + row * classes
+                var best = 0
+                for c in 1..<classes where p[c] > p[best] { best = c }
+                predictions.append(Int32(best))
+            }
             let r = model.loss.forwardBackward(logits, labels: batchLabels)
             correct += r.correct
             lossSum += r.loss * Double(n)
             start += n
         }
         let n = max(1, labels.count)
-        return EvaluationMetrics(accuracy: Double(correct) / Double(n), loss: lossSum / Double(n), images: labels.count)
+        return EvaluationMetrics(accuracy: Double(correct) / Double(n), loss: lossSum / Double(n), images: labels.count,
+                                 predictions: predictions)
     }
 }

@@ -1,0 +1,200 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Augment
+import Coordinator
+import Engine
+import Evaluation
+import Schedule
+import Store
+import Wire
+
+struct EvaluateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Train every schedule and baseline with the same seeds and test them: is the learned schedule worth it?",
+        discussion: """
+        Every candidate (each --schedule, its ablations with --ablations, each baseline) is trained \
+        from scratch once per seed — same seeds, same training images, same model, optimiser and \
+        epochs — on the training set (all of it unless --train-size), and tested on the test set, \
+        which a search never sees. A schedule learned over another number of epochs is stretched \
+        as PBA does. Schedules get the base augmentation (--padding, --cutout, flip); baselines \
+        are their own recipes (see `pba train --help`).
+        Cells run on local worker processes (--workers) and on any `pba worker` that connects to \
+        --bind. Finished cells are kept in --db under a key of the exact training setup: rerun the \
+        same command after a crash or Ctrl-C and only missing cells train; add a candidate and \
+        only it trains.
+        Writes report.md, summary.csv, comparisons.csv, cells.csv and chart.svg to --out.
+        Example (the cifar10-mini parity recipe):
+          pba evaluate --data cifar10:../shared/data/cifar10-mini --model wrn-10-1 --form zagoruyko \\
+            --epochs 30 --seeds 3 --baselines none,base,cutout,trivialaugment \\
+            --schedule schedules/pba-rcifar10.json --ablations --out runs/eval
+        """)
+
+    @Option(name: .customLong("schedule"), help: "A schedule to evaluate: FILE or NAME=FILE (schedule JSON, PBA policy log or [[n, policy], ...]); repeatable.")
+    var schedules: [String] = []
+    @Option(help: "Epochs a policy-log schedule was learned over (PBA: 200 for reduced CIFAR-10).")
+    var scheduleEpochs: Int?
+    @Option(help: "Comma-separated baselines: none, base, cutout, randaugment, trivialaugment, autoaugment, randaugment(N,M); '' for none.")
+    var baselines: String = Baseline.names.joined(separator: ",")
+    @Flag(help: "Also evaluate each schedule's time-averaged fixed policy and its reversed schedule.")
+    var ablations = false
+
+    @Option(help: "Data set: fashion-mnist | cifar10:DIR | cifar100:DIR | npy:DIR.")
+    var data: String = "fashion-mnist"
+    @Option(help: "Model: wrn-DEPTH-WIDEN.")
+    var model: String = "wrn-10-1"
+    @Option(help: "Architecture form: pba or zagoruyko.")
+    var form: String = "zagoruyko"
+    @Option(help: "Epochs each cell trains (cosine learning rate over all of them).")
+    var epochs: Int = 30
+    @Option(help: "Seeds per candidate (seeds 1...K; each seed fixes weights, data order and augmentation draws).")
+    var seeds: Int = 3
+    @Option(help: "Training images (default: the whole training set).")
+    var trainSize: Int?
+    @Option(help: "Batch size.")
+    var batchSize: Int = 128
+    @Option(help: "Initial learning rate (cosine decay to 0 per step).")
+    var learningRate: Double = 0.1
+    @OptionGroup var base: BaseAugmentationOptions
+
+    @OptionGroup var store: StoreOptions
+    @Option(help: "Directory for the report files.")
+    var out: String = "runs/evaluation"
+    @Option(help: "Report title.")
+    var title: String = "Evaluation"
+    @Option(help: "Bootstrap resamples for the confidence intervals.")
+    var bootstrapResamples: Int = 2000
+    @Option(help: "Local worker processes (default: one per core; 0 = only remote workers).")
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Threads per local worker.")
+    var workerThreads: Int = 1
+    @Option(help: "Endpoint remote `pba worker`s connect to (default: a free loopback port, local workers only).")
+    var bind: String = "tcp://127.0.0.1:*"
+    @Flag(help: "Allow --bind on a non-loopback address without encryption (trusted networks only).")
+    var insecure = false
+    @OptionGroup var compute: ComputeOptions
+
+    func validate() throws {
+        guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
+        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be 1...100, got \(seeds)") }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
+        guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
+        guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be ≥ 1") }
+        guard bootstrapResamples >= 100 else { throw ValidationError("--bootstrap-resamples must be ≥ 100, got \(bootstrapResamples)") }
+        guard ModelSpec.Form(rawValue: form) != nil else { throw ValidationError("--form must be pba or zagoruyko, got '\(form)'") }
+        if let t = trainSize, t < 1 { throw ValidationError("--train-size must be ≥ 1, got \(t)") }
+        if !insecure && !isLocalEndpoint(bind) {
+            throw ValidationError("--bind \(bind) is reachable from other machines without encryption; add --insecure on a trusted network")
+        }
+        if schedules.isEmpty && parsedBaselineNames.isEmpty { throw ValidationError("nothing to evaluate: give --schedule or --baselines") }
+    }
+
+    var parsedBaselineNames: [String] {
+        // Split on commas outside parentheses, so randaugment(2,9) stays whole.
+        var names: [String] = [], current = "", depth = 0
+        for ch in baselines {
+            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+            if ch == ",", depth == 0 { names.append(current); current = "" } else { current.append(ch) }
+        }
+        names.append(current)
+        return names.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    func run() async throws {
+        let logger = compute.apply(label: "pba.evaluate")
+        installStopHandlers(logger)
+        let code = try await withFailureLogged(logger) { try evaluate(logger) }
+        if code != 0 { throw ExitCode(code) }
+    }
+
+    /// The candidates, in report order: schedules (each followed by its ablations), then baselines.
+    func candidates() throws -> [Candidate] {
+        var result: [Candidate] = []
+        var names = Set<String>()
+        for argument in schedules {
+            var name: String, path: String
+            if let eq = argument.firstIndex(of: "="), !FileManager.default.fileExists(atPath: argument) {
+                name = String(argument[..<eq]); path = String(argument[argument.index(after: eq)...])
+            } else {
+                path = argument
+                name = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            }
+            guard !name.isEmpty else { throw ValidationError("--schedule \(argument): empty name") }
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("--schedule: cannot read \(path)") }
+            let context = ScheduleContext(dataset: DatasetDescription(name: "unknown"), model: ModelDescription(name: "unknown"))
+            let schedule: AugmentationSchedule
+            do { schedule = try AugmentationSchedule(reading: text, learnedEpochs: scheduleEpochs, context: context) } catch {
+                throw ValidationError("--schedule \(path): \(error)")
+            }
+            for c in try Candidate.withAblations(schedule, name: name, epochs: epochs, ablations: ablations) {
+                guard names.insert(c.name).inserted else { throw ValidationError("two candidates are named '\(c.name)': use NAME=FILE") }
+                result.append(c)
+            }
+        }
+        for name in parsedBaselineNames {
+            let b: Baseline
+            do { b = try Baseline(name: name) } catch { throw ValidationError("--baselines: \(error)") }
+            guard names.insert(b.name).inserted else { throw ValidationError("candidate '\(b.name)' is given twice") }
+            result.append(.baseline(b))
+        }
+        return result
+    }
+
+    func evaluate(_ logger: Logger) throws -> Int32 {
+        let candidates = try candidates()
+        logger.info("loading \(data)")
+        let (train, test) = try DataSource(parsing: data).load()
+        let trainImages = trainSize ?? train.count
+        guard trainImages <= train.count else { throw ValidationError("--train-size \(trainImages) exceeds the \(train.count) training images of \(data)") }
+        let parsed = try ModelSpec.parse(model, form: ModelSpec.Form(rawValue: form))
+        let spec = try ModelSpec(depth: parsed.depth, widen: parsed.widen, form: parsed.form, height: train.height, width: train.width,
+                                 channels: train.channels, classes: train.classCount)
+        var options = TrainingOptions()
+        options.epochs = epochs
+        options.batchSize = batchSize
+        options.sgd.learningRate = learningRate
+        let b = base.value
+        let job = JobDescription(data: data, trainSize: trainImages, validationSize: 0, splitSeed: 0, model: spec, options: options,
+                                 padding: b.padding, flip: b.flip, cutout: b.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
+        let seedList = (1...seeds).map(UInt64.init)
+        let db = try store.open()
+        let runId = "evaluation of \(candidates.count) candidates × \(seeds) seeds"
+        let work = try EvaluationWork(store: db, runId: runId, job: job, candidates: candidates, seeds: seedList, logger: logger)
+        let total = work.cells.count
+        logger.info("\(candidates.count) candidates (\(candidates.map(\.name).joined(separator: ", "))) × \(seeds) seeds = \(total) cells; \(work.alreadyDone) already in \(store.db)")
+        let started = Date()
+        var trainedHere = 0
+        work.onCellFinished = { cell, result in
+            trainedHere += 1
+            let done = work.finished.count
+            let rate = Date().timeIntervalSince(started) / Double(trainedHere)
+            logger.info("\(done)/\(total): \(cell.candidate.name) seed \(cell.seed): test error \(String(format: "%.2f", 100 * (1 - result.testAccuracy)))% (\(formatDuration(result.seconds)) on \(result.worker ?? "?")); ETA \(formatDuration(rate * Double(total - done)))")
+        }
+        if work.finished.count < total {
+            let settings = coordinatorSettings(bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,
+                                               maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: nil)
+            let coordinator = try CoordinatorService(work: work, settings: settings, logger: logger)
+            try coordinator.bind()
+            let children = try LocalWorkers(count: workers, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)
+            defer { children.finish() }
+            if case .stopped = try coordinator.run(stopRequested: { stopRequested.load(ordering: .relaxed) }) {
+                logger.notice("stopped with \(work.finished.count)/\(total) cells done; the same command resumes (finished cells are kept in \(store.db))")
+                return 0
+            }
+        }
+        let recipe = EvaluationRecipe(
+            data: data, model: spec.name, epochs: epochs, trainingImages: trainImages,
+            trainingImagesDescription: trainImages == train.count ? "the full training set" : "a seeded subset of the training set",
+            testImages: test.count,
+            baseAugmentation: "pad \(b.padding) + random crop, \(b.flip ? "horizontal flip" : "no flip"), Cutout \(b.cutout)",
+            optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)")
+        let report = try EvaluationReport(recipe: recipe, candidates: candidates, seeds: seedList, results: work.finished.values.map { $0 },
+                                          labels: test.labels, bootstrapResamples: bootstrapResamples)
+        try report.write(to: out, title: title, cells: work.results)
+        print(report.markdown(title: title))
+        print("report: \(out)/report.md (also summary.csv, comparisons.csv, cells.csv, chart.svg)")
+        return 0
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import XCTest
+import Evaluation
+import Store
+
+/// `pba evaluate` as a user runs it: local workers, cells stored as they finish, a crash
+/// part-way, a rerun that trains only what is missing, and the report files read back.
+final class EvaluateTests: XCTestCase {
+    let arguments = ["evaluate", "--train-size", "128", "--epochs", "2", "--seeds", "2", "--batch-size", "64",
+                     "--baselines", "none,cutout", "--workers", "1", "--bootstrap-resamples", "200"]
+
+    override func setUpWithError() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz") else {
+            throw XCTSkip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
+        }
+        guard FileManager.default.fileExists(atPath: PBAProcess.executable.path) else {
+            throw XCTSkip("pba executable not built at \(PBAProcess.executable.path)")
+        }
+    }
+
+    /// A two-segment schedule over 2 epochs, so its ablations train something different.
+    func writeSchedule(_ dir: String) throws -> String {
+        var rotate = [Int](repeating: 0, count: 60), solarize = [Int](repeating: 0, count: 60)
+        rotate[0] = 8; rotate[1] = 6
+        solarize[4 * 9] = 7; solarize[4 * 9 + 1] = 5
+        let text = "[[1, \(rotate)], [1, \(solarize)]]"
+        let path = dir + "/tiny.txt"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func testCrashThenRerunTrainsOnlyMissingCellsAndWritesAReport() throws {
+        let dir = try PBAProcess.temporaryDirectory(self)
+        let db = dir + "/pba.sqlite", out = dir + "/report"
+        let schedule = try writeSchedule(dir)
+        let all = arguments + ["--schedule", "tiny=" + schedule, "--schedule-epochs", "2", "--ablations", "--db", db, "--out", out]
+        // 5 candidates × 2 seeds = 10 cells; the coordinator exits (as if killed) after the 3rd.
+        let first = try PBAProcess.start(all, environment: ["PBA_FAULT_EXIT_AFTER_RESULTS": "3"], log: dir + "/log1")
+        XCTAssertEqual(PBAProcess.wait(first, seconds: 240, "first pba evaluate"), 99, (try? String(contentsOfFile: dir + "/log1", encoding: .utf8)) ?? "")
+        let store = try Store(path: db)
+        let kept = try store.database.read { try EvaluationCellRecord.fetchAll($0) }
+        XCTAssertEqual(kept.count, 3)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out + "/report.md"))
+
+        let second = try PBAProcess.start(all, log: dir + "/log2")
+        let log2Path = dir + "/log2"
+        XCTAssertEqual(PBAProcess.wait(second, seconds: 240, "second pba evaluate"), 0, (try? String(contentsOfFile: log2Path, encoding: .utf8)) ?? "")
+        let log2 = try String(contentsOfFile: log2Path, encoding: .utf8)
+        XCTAssertTrue(log2.contains("10 cells; 3 already in"), log2)
+        // Exactly the 7 missing cells were handed out the second time.
+        XCTAssertEqual(log2.components(separatedBy: "\n").filter { $0.contains("[Coordinator] cell ") && $0.contains(" → ") }.count, 7, log2)
+        let cells = try store.database.read { try EvaluationCellRecord.fetchAll($0) }
+        XCTAssertEqual(cells.count, 10)
+        for k in kept {
+            let now = try XCTUnwrap(cells.first { $0.candidateKey == k.candidateKey && $0.seed == k.seed })
+            XCTAssertEqual(now.finishedAt, k.finishedAt, "a finished cell was trained again")
+            XCTAssertEqual(now.testAccuracy, k.testAccuracy)
+        }
+
+        // The report files parse back and agree with the store.
+        let summary = try ReportCSV.parse(String(contentsOfFile: out + "/summary.csv", encoding: .utf8), file: "summary.csv")
+        XCTAssertEqual(Set(summary.map { $0["candidate"]! }), ["tiny", "tiny:averaged", "tiny:reversed", "none", "cutout"])
+        for row in summary {
+            let stored = cells.filter { $0.candidateKey == row["key"] }.sorted { $0.seed < $1.seed }.map { 100 * (1 - $0.testAccuracy) }
+            XCTAssertEqual(stored.count, 2, row["candidate"]!)
+            let errors = row["errors"]!.split(separator: ";").map { Double($0)! }
+            for (a, b) in zip(errors, stored) { XCTAssertEqual(a, b, accuracy: 1e-3) }
+            XCTAssertEqual(Double(row["mean_error"]!)!, (stored[0] + stored[1]) / 2, accuracy: 1e-3)
+        }
+        let comparisons = try ReportCSV.parse(String(contentsOfFile: out + "/comparisons.csv", encoding: .utf8), file: "comparisons.csv")
+        // The schedule against 2 baselines and its 2 ablations.
+        XCTAssertEqual(comparisons.count, 4)
+        for c in comparisons {
+            XCTAssertEqual(c["candidate"], "tiny")
+            let p = Double(c["p"]!)!, holm = Double(c["p_holm"]!)!
+            XCTAssertGreaterThanOrEqual(holm, p)
+            XCTAssertLessThanOrEqual(Double(c["ci_low"]!)!, Double(c["ci_high"]!)!)
+        }
+        let cellRows = try ReportCSV.parse(String(contentsOfFile: out + "/cells.csv", encoding: .utf8), file: "cells.csv")
+        XCTAssertEqual(cellRows.count, 10)
+        let markdown = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        XCTAssertTrue(markdown.contains("| tiny:reversed | reversed |"), markdown)
+        XCTAssertTrue(markdown.contains("## Paired comparisons"))
+        let svg = try String(contentsOfFile: out + "/chart.svg", encoding: .utf8)
+        XCTAssertTrue(svg.hasPrefix("<svg") && svg.contains("tiny:averaged"))
+
+        // A third run with one more baseline trains only that baseline's 2 cells.
+        let third = try PBAProcess.start(all.map { $0 == "none,cutout" ? "none,cutout,base" : $0 }, log: dir + "/log3")
+        XCTAssertEqual(PBAProcess.wait(third, seconds: 240, "third pba evaluate"), 0)
+        let log3 = try String(contentsOfFile: dir + "/log3", encoding: .utf8)
+        XCTAssertTrue(log3.contains("12 cells; 10 already in"), log3)
+    }
+
+    func testBadInputIsRejectedWithAClearMessage() throws {
+        let dir = try PBAProcess.temporaryDirectory(self)
+        let broken = dir + "/broken.json"
+        try "{\"format\": \"pba-schedule\"".write(toFile: broken, atomically: true, encoding: .utf8)
+        let cases: [([String], String)] = [
+            (["evaluate", "--baselines", "none,fancyaugment", "--db", dir + "/a.sqlite"], "unknown baseline 'fancyaugment'"),
+            (["evaluate", "--schedule", broken, "--db", dir + "/a.sqlite"], broken),
+            (["evaluate", "--schedule", dir + "/missing.json", "--db", dir + "/a.sqlite"], "cannot read"),
+            (["evaluate", "--seeds", "0"], "--seeds"),
+            (["evaluate", "--bind", "tcp://0.0.0.0:5999"], "--insecure"),
+        ]
+        for (args, expected) in cases {
+            let log = dir + "/log-\(UUID().uuidString)"
+            let p = try PBAProcess.start(args, log: log)
+            XCTAssertNotEqual(PBAProcess.wait(p, seconds: 30, args.joined(separator: " ")), 0)
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            XCTAssertTrue(text.contains(expected), "\(args): expected '\(expected)' in: \(text)")
+        }
+    }
+}
