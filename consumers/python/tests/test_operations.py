@@ -7,7 +7,7 @@ may differ by one grey level per channel (Pillow blends in single precision).
 import re
 
 import pytest
-from PIL import ImageChops
+from PIL import Image, ImageChops
 
 import pba_cli
 import pba_schedule as pba
@@ -26,7 +26,7 @@ def operation_cases():
                 yield pytest.param(name, m, sign, id=f"{name}-m{m}{'-' if sign < 0 else '+'}")
 
 
-def compare(name, swift_records, python_images, inputs):
+def compare(name, swift_records, python_images):
     """Asserts agreement record by record; the message names the first record that differs."""
     assert len(swift_records) == len(python_images)
     for i, ((_, swift), python) in enumerate(zip(swift_records, python_images)):
@@ -54,7 +54,7 @@ def test_operation_matches_pba(name, magnitude, sign, cifar_subset, tmp_path):
     swift = run_operation(tmp_path, path, name, magnitude, sign)
     fill = pba_cli.mean_fill(inputs)   # pba augment's default --fill
     python = [pba.apply_operation(img, name, magnitude, sign, fill=fill) for _, img in inputs]
-    compare(name, swift, python, inputs)
+    compare(name, swift, python)
     assert [label for label, _ in swift] == [label for label, _ in inputs]
     if magnitude == 10:
         assert any(p.tobytes() != img.tobytes() for p, (_, img) in zip(python, inputs)), \
@@ -68,7 +68,7 @@ def test_cutout_at_a_centre_matches_pba(center, magnitude, cifar_subset, tmp_pat
     swift = run_operation(tmp_path, path, "Cutout", magnitude, 1, "--center", f"{center[0]},{center[1]}")
     fill = pba_cli.mean_fill(inputs)
     python = [pba.apply_operation(img, "Cutout", magnitude, fill=fill, center=center) for _, img in inputs]
-    compare("Cutout", swift, python, inputs)
+    compare("Cutout", swift, python)
 
 
 @pytest.mark.parametrize("name", ["Rotate", "TranslateY", "ShearX", "Cutout"])
@@ -76,11 +76,10 @@ def test_explicit_fill_matches_pba(name, cifar_subset, tmp_path):
     path, inputs = cifar_subset
     swift = run_operation(tmp_path, path, name, 9, -1, "--fill", "250,3,77")
     python = [pba.apply_operation(img, name, 9, -1, fill=(250, 3, 77)) for _, img in inputs]
-    compare(name, swift, python, inputs)
+    compare(name, swift, python)
 
 
 def test_grey_images_take_the_first_fill_value():
-    from PIL import Image
     img = Image.new("L", (8, 8), 200)
     out = pba.apply_operation(img, "TranslateX", 10, fill=(9, 99, 199))
     assert out.mode == "L" and set(out.tobytes()) == {9}
@@ -107,6 +106,5 @@ def test_parameters_follow_pbas_mapping():
     (lambda img: pba.apply_operation(img.convert("RGBA"), "Rotate", 3), "mode 'RGBA' is not supported"),
 ])
 def test_bad_arguments_are_named(call, message):
-    from PIL import Image
     with pytest.raises(ValueError, match=re.escape(message)):
         call(Image.new("RGB", (32, 32)))
