@@ -6,6 +6,8 @@ PREFIX      ?= /usr/local
 APT_PACKAGES = libopenblas-dev libzmq3-dev libsqlite3-dev libssl-dev zlib1g-dev dataset-fashion-mnist
 BIN          = .build/release/pba
 THREADS     ?= $(shell nproc)
+# The Python schedule reader's tests run with the system Python (Debian's python3-pil, python3-pytest).
+PYTHON      ?= python3
 # Release build with testing enabled: training tests are 10-50x slower in debug.
 TEST_FLAGS   = -c release -Xswiftc -enable-testing
 
@@ -26,9 +28,14 @@ setup:
 build:
 	$(SWIFT) build -c release --product pba
 
-## test: everything, in release mode with testing enabled
+## test: everything, in release mode with testing enabled; then the Python schedule reader
+## against the pba binary that build made (IntegrationTests depend on it, so `swift test` puts
+## it in .build/release; built with the same flags if missing, so nothing is rebuilt twice)
+test: APT_PACKAGES += python3 python3-pil python3-pytest
 test: setup
 	$(SWIFT) test $(TEST_FLAGS) --disable-swift-testing
+	@test -x $(BIN) || $(SWIFT) build $(TEST_FLAGS) --product pba
+	PBA_BIN="$(CURDIR)/$(BIN)" $(PYTHON) -m pytest -q -p no:cacheprovider consumers/python/tests
 
 ## bench: the benchmarks, each printing ratios against a peer or the hardware measured in the same run
 BENCH_VENV = .venv-bench
