@@ -7,7 +7,7 @@ APT_PACKAGES = libopenblas-dev libzmq3-dev libsqlite3-dev libssl-dev zlib1g-dev 
 BIN          = .build/release/pba
 THREADS     ?= $(shell nproc)
 # The Python schedule reader's tests run with the system Python (Debian's python3-pil, python3-pytest).
-PYTHON      ?= python3
+PYTHON      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 # Release build with testing enabled: training tests are 10-50x slower in debug.
 TEST_FLAGS   = -c release -Xswiftc -enable-testing
 

@@ -128,6 +128,15 @@ public struct AugmentationSchedule: Hashable, Sendable {
         guard policyLayout.integersPerPolicy == 4 * n else {
             throw bad("policyLayout.integersPerPolicy", "is \(policyLayout.integersPerPolicy), expected \(4 * n) (4 per operation)")
         }
+        guard ["dataset-mean", "zero"].contains(baseAugmentation.fill) else {
+            throw bad("baseAugmentation.fill", "is '\(baseAugmentation.fill)', expected 'dataset-mean' or 'zero'")
+        }
+        for (i, m) in baseAugmentation.normalizationMean.enumerated() where !(0...1).contains(m) {
+            throw bad("baseAugmentation.normalizationMean[\(i)]", "is \(m), expected a fraction of 255 in 0...1")
+        }
+        for (i, v) in baseAugmentation.normalizationStd.enumerated() where !(v > 0 && v <= 1) {
+            throw bad("baseAugmentation.normalizationStd[\(i)]", "is \(v), expected a fraction of 255 in (0, 1]")
+        }
         guard learnedEpochs >= 1 else { throw bad("learnedEpochs", "is \(learnedEpochs), expected at least 1") }
         guard !segments.isEmpty else { throw bad("segments", "is empty") }
         var expectedStart = 0
@@ -158,6 +167,16 @@ public struct AugmentationSchedule: Hashable, Sendable {
                 guard p.targetEpoch >= 0, p.sourceEpoch >= 0 else {
                     throw bad("lineage.perturbations[\(i)]", "epochs must be non-negative")
                 }
+            }
+        }
+    }
+
+    /// Checks that every operation is one `registry` can apply: a document read from a file is
+    /// caught here, with its place in the file, rather than when training starts.
+    public func validateOperations(in registry: OperationRegistry = .standard) throws(ScheduleError) {
+        for (i, op) in operations.enumerated() {
+            do { _ = try registry.operation(named: op.name) } catch {
+                throw .invalidSchedule(path: "operations[\(i)].name", message: error.description)
             }
         }
     }

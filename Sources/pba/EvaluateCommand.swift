@@ -125,7 +125,10 @@ struct EvaluateCommand: AsyncParsableCommand {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("--schedule: cannot read \(path)") }
             let context = ScheduleContext(dataset: DatasetDescription(name: "unknown"), model: ModelDescription(name: "unknown"))
             let schedule: AugmentationSchedule
-            do { schedule = try AugmentationSchedule(reading: text, learnedEpochs: scheduleEpochs, context: context) } catch {
+            do {
+                schedule = try AugmentationSchedule(reading: text, learnedEpochs: scheduleEpochs, context: context)
+                try schedule.validateOperations()
+            } catch {
                 throw ValidationError("--schedule \(path): \(error)")
             }
             for c in try Candidate.withAblations(schedule, name: name, epochs: epochs, ablations: ablations) {

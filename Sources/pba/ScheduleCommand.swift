@@ -63,7 +63,9 @@ extension ScheduleCommand {
                     commandLine: CommandLine.arguments,
                     importedFrom: (file as NSString).lastPathComponent))
             do {
-                return try AugmentationSchedule(reading: text, learnedEpochs: learnedEpochs, context: context)
+                let schedule = try AugmentationSchedule(reading: text, learnedEpochs: learnedEpochs, context: context)
+                try schedule.validateOperations()
+                return schedule
             } catch {
                 throw ScheduleCommandError(file: file, reason: error.description)
             }

@@ -214,6 +214,7 @@ extension TrainCommand {
             guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("--schedule: cannot read \(path)") }
             let context = ScheduleContext(dataset: DatasetDescription(name: "unknown"), model: ModelDescription(name: "unknown"))
             let s = try AugmentationSchedule(reading: text, learnedEpochs: scheduleEpochs, context: context)
+            do { try s.validateOperations() } catch { throw ValidationError("--schedule \(path): \(error)") }
             let policies = try s.epochPolicies(epochs: options.epochs)
             let augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
             perEpoch = { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }

@@ -92,6 +92,15 @@ final class ScheduleDocumentTests: XCTestCase {
         XCTAssertEqual(try decodeError { $0.formatVersion = 2 },
                        "schedule format version 2 is not supported (this pba reads version 1)")
         XCTAssertEqual(try decodeError { $0.format = "x" }, "schedule field format: is 'x', expected 'pba-schedule'")
+        // Operation names are checked against what will apply them (the document itself may
+        // name operations of another registry).
+        var unknown = schedule
+        unknown.operations[4].name = "Colour"
+        XCTAssertNoThrow(try unknown.validate())
+        XCTAssertThrowsError(try unknown.validateOperations()) { error in
+            XCTAssertTrue("\(error)".hasPrefix("schedule field operations[4].name: unknown operation 'Colour'"), "\(error)")
+        }
+        XCTAssertNoThrow(try schedule.validateOperations())
         XCTAssertEqual(try decodeError { $0.segments[3].startEpoch += 1 },
                        "schedule field segments[3].startEpoch: is 55, expected 54 (segments must be contiguous from 0)")
         XCTAssertEqual(try decodeError { $0.learnedEpochs = 150 },

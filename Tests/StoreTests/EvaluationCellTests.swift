@@ -4,6 +4,7 @@ import XCTest
 final class EvaluationCellTests: XCTestCase {
     func testCellsRoundTripFirstResultWinsAndJobKeysSeparate() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pba-cells-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try Store(path: dir + "/db.sqlite")
         let predictions: [Int32] = [0, 7, -3, 99, Int32.min]

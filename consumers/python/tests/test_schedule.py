@@ -194,10 +194,9 @@ BROKEN = [
     ("duplicate operation", "operations[5].name", "Rotate", "operations[5].name", True),
     ("wrong format name", "format", "pba-schedul", "format", True),
     ("bad lineage policy", "lineage.perturbations[2].newPolicy[0]", 11, "lineage.perturbations[2].newPolicy[0]", True),
-    # pba accepts these until training uses them; a reader that applies the schedule cannot.
-    ("unknown operation name", "operations[4].name", "Colour", "operations[4].name", False),
-    ("unknown fill rule", "baseAugmentation.fill", "black", "baseAugmentation.fill", False),
-    ("mean not of pixel/255", "baseAugmentation.normalizationMean[1]", 123.0, "baseAugmentation.normalizationMean[1]", False),
+    ("unknown operation name", "operations[4].name", "Colour", "operations[4].name", True),
+    ("unknown fill rule", "baseAugmentation.fill", "black", "baseAugmentation.fill", True),
+    ("mean not of pixel/255", "baseAugmentation.normalizationMean[1]", 123.0, "baseAugmentation.normalizationMean[1]", True),
 ]
 
 
