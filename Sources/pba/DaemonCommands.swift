@@ -132,7 +132,7 @@ struct SearchCommand: AsyncParsableCommand {
         discussion: """
         Presets:
           demo             Fashion-MNIST, WRN-10-1, 16 members, 30 epochs on 2 000 images (interval 3), sampled initial policies.
-          reduced-cifar10  cifar10-mini (../shared/data/cifar10-mini), WRN-10-1, 16 members, 30 epochs on 4 000 images.
+          reduced-cifar10  cifar10-mini (../shared/data/cifar10-mini), WRN-10-1, 16 members, 30 epochs on 4 000 images, sampled initial policies.
           paper            PBA's setup: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs \
         (give --data cifar10:DIR); for many-core or GPU machines.
         A second `pba search` on the same --db resumes the unfinished run. The schedule is written \

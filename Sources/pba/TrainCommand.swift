@@ -199,7 +199,8 @@ struct TrainCommand: AsyncParsableCommand {
 extension TrainCommand {
     /// Plain shuffled batches, or the augmenting pipeline for --policy, --baseline or --schedule.
     func makeBatchSource(_ train: Dataset, options: TrainingOptions, normalization: Normalization, logger: Logger) throws -> BatchSource {
-        let base = self.base.value
+        var base = self.base.value
+        var zeroFill = false
         let perEpoch: @Sendable (Int) -> Augmentation
         if let path = policy {
             guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--policy: cannot read \(path)") }
@@ -215,6 +216,9 @@ extension TrainCommand {
             let context = ScheduleContext(dataset: DatasetDescription(name: "unknown"), model: ModelDescription(name: "unknown"))
             let s = try AugmentationSchedule(reading: text, learnedEpochs: scheduleEpochs, context: context)
             do { try s.validateOperations() } catch { throw ValidationError("--schedule \(path): \(error)") }
+            // The schedule was learned with its base augmentation: replay it, unless overridden.
+            base = self.base.value(following: s.baseAugmentation)
+            zeroFill = s.baseAugmentation.fill == "zero"
             let policies = try s.epochPolicies(epochs: options.epochs)
             let augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
             perEpoch = { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
@@ -224,7 +228,7 @@ extension TrainCommand {
                                    channels: train.channels, batchSize: options.batchSize, seed: options.seed, normalization: normalization)
         }
         let shape = try ImageShape(width: train.width, height: train.height, channels: train.channels)
-        let fill = try FillColor(datasetMean: normalization.mean)
+        let fill = zeroFill ? FillColor(grey: 0) : try FillColor(datasetMean: normalization.mean)
         return try AugmentedBatches(images: train.images, labels: train.labels, shape: shape, batchSize: options.batchSize,
                                     seed: options.seed, normalization: normalization, fill: fill, workers: 1, augmentation: perEpoch)
     }
