@@ -11,7 +11,7 @@ PYTHON      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo
 # Release build with testing enabled: training tests are 10-50x slower in debug.
 TEST_FLAGS   = -c release -Xswiftc -enable-testing
 
-.PHONY: setup build test bench bench-peer run install clean
+.PHONY: setup build test bench bench-peer run evaluate install clean
 
 ## setup: install the system packages pba needs (idempotent; skips what is present)
 setup:
@@ -56,6 +56,15 @@ bench-peer: setup build
 ## run: the main job on the default data: a demo search on Fashion-MNIST (resumes if interrupted)
 run: setup build
 	$(BIN) search --preset demo --db runs/pba.sqlite
+
+## evaluate: the evaluation of the schedules we ship on cifar10-mini (schedules/README.md);
+## cells already in runs/eval.sqlite are not trained again
+CIFAR10_MINI ?= ../shared/data/cifar10-mini
+evaluate: setup build
+	$(BIN) evaluate --data cifar10:$(CIFAR10_MINI) --model wrn-10-1 --form zagoruyko --epochs 30 --seeds 3 \
+	  --schedule reduced-cifar10=schedules/reduced-cifar10/schedule.json --schedule pba-rcifar10=schedules/pba-rcifar10/schedule.json \
+	  --ablations --baselines none,base,cutout,randaugment,trivialaugment,autoaugment \
+	  --db runs/eval.sqlite --out runs/eval-cifar10 --title "cifar10-mini: learned schedules vs baselines"
 
 ## install: the binary to $(PREFIX)/bin, systemd units to /etc/systemd/system
 install: build

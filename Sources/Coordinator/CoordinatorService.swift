@@ -102,7 +102,7 @@ public final class CoordinatorService<Work: CoordinatedWork> {
         logger.info("coordinator for \(work.runId) listening on \(boundEndpoint)")
     }
 
-    /// Serves workers until the search finishes or `stopRequested()`; on stop, hands out no more
+    /// Serves workers until the work finishes or `stopRequested()`; on stop, hands out no more
     /// work, tells workers BYE, and returns (in-flight assignments are reissued on restart).
     public func run(stopRequested: () -> Bool) throws -> Exit {
         if socket == nil { try bind() }

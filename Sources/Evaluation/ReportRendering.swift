@@ -82,7 +82,7 @@ extension EvaluationReport {
         return out
     }
 
-    public static func cellCSV(_ cells: [(candidate: Candidate, result: CellResult)], testImages: Int) -> String {
+    public static func cellCSV(_ cells: [(candidate: Candidate, result: CellResult)]) -> String {
         var out = cellHeader + "\n"
         for (c, r) in cells {
             out += [csv(c.name), csv(c.key), "\(r.seed)", num(100 * (1 - r.testAccuracy)), num(r.testAccuracy), num(r.trainLoss),
@@ -138,7 +138,7 @@ extension EvaluationReport {
     public func write(to directory: String, title: String, cells: [(candidate: Candidate, result: CellResult)]) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let files = [("report.md", markdown(title: title)), ("summary.csv", summaryCSV()), ("comparisons.csv", comparisonCSV()),
-                     ("cells.csv", Self.cellCSV(cells, testImages: recipe.testImages)), ("chart.svg", svg())]
+                     ("cells.csv", Self.cellCSV(cells)), ("chart.svg", svg())]
         for (name, text) in files { try Data(text.utf8).write(to: URL(fileURLWithPath: directory + "/" + name), options: .atomic) }
     }
 }
