@@ -41,6 +41,8 @@ let package = Package(
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Schedule", "Augment"]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Evaluation", "Schedule", "Store", "Wire", "Engine",
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "IntegrationTests", dependencies: ["Store", "Schedule", "Search", "Wire", "Evaluation", "pba"]),
     ]
 )

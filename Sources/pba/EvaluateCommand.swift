@@ -25,10 +25,9 @@ struct EvaluateCommand: AsyncParsableCommand {
         same command after a crash or Ctrl-C and only missing cells train; add a candidate and \
         only it trains.
         Writes report.md, summary.csv, comparisons.csv, cells.csv and chart.svg to --out.
-        Example (the cifar10-mini parity recipe):
-          pba evaluate --data cifar10:../shared/data/cifar10-mini --model wrn-10-1 --form zagoruyko \\
-            --epochs 30 --seeds 3 --baselines none,base,cutout,trivialaugment \\
-            --schedule schedules/pba-rcifar10.json --ablations --out runs/eval
+        Example (the cifar10-mini recipe of schedules/README.md; `make evaluate` runs it):
+          pba evaluate --data cifar10:../shared/data/cifar10-mini --form zagoruyko --epochs 30 --seeds 3 \
+        --schedule schedules/pba-rcifar10/schedule.json --ablations --out runs/eval
         """)
 
     @Option(name: .customLong("schedule"), help: "A schedule to evaluate: FILE or NAME=FILE (schedule JSON, PBA policy log or [[n, policy], ...]); repeatable.")

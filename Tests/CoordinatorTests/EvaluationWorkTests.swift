@@ -1,0 +1,94 @@
+import XCTest
+import Logging
+import Engine
+import Evaluation
+import Schedule
+import Store
+import Wire
+@testable import Coordinator
+
+/// The evaluation's queue without processes: which cell goes out next, what a result or a lost
+/// worker does to it, and what a restarted coordinator finds in the store.
+final class EvaluationWorkTests: XCTestCase {
+    let logger = Logger(label: "test")
+
+    func job(epochs: Int = 2) throws -> JobDescription {
+        var options = TrainingOptions()
+        options.epochs = epochs
+        let spec = try ModelSpec(depth: 10, widen: 1, form: .zagoruyko, height: 8, width: 8, channels: 1, classes: 3)
+        return JobDescription(data: "npy:x", trainSize: 10, validationSize: 0, splitSeed: 0, model: spec, options: options,
+                              padding: 4, flip: true, cutout: 4, dataFingerprint: "f")
+    }
+
+    func store() throws -> Store {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pba-ew-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return try Store(path: dir + "/db.sqlite")
+    }
+
+    func result(_ a: Assign, accuracy: Double = 0.5) -> ResultMessage {
+        ResultMessage(assignmentId: a.assignmentId, accuracy: accuracy, trainLoss: 1, seconds: 2, checkpoint: [],
+                      sha256: SHA256.hex(SHA256.hash([UInt8]())), predictions: [0, 1, 2])
+    }
+
+    func testCellsGoOutOnceAreRequeuedWhenLostAndSurviveARestart() throws {
+        let db = try store()
+        let candidates = [Candidate.baseline(.none), Candidate.baseline(.cutout)]
+        let work = try EvaluationWork(store: db, runId: "e", job: job(), candidates: candidates, seeds: [1, 2], logger: logger)
+        XCTAssertEqual(work.cells.count, 4)
+        let a = try XCTUnwrap(work.nextAssignment(worker: "w1"))
+        XCTAssertEqual(a.kind, .evaluationCell)
+        XCTAssertEqual(a.augmentation, .baseline(name: "none"))
+        XCTAssertEqual(a.checkpoint, .initial(weightSeed: 1))
+        XCTAssertEqual(a.trainingSeed, 1)
+        XCTAssertEqual(a.epochStart, 0)
+        XCTAssertEqual(a.epochEnd, 2)
+        let b = try XCTUnwrap(work.nextAssignment(worker: "w2"))
+        XCTAssertEqual(b.augmentation, .baseline(name: "cutout"), "a cell in flight is not handed out twice")
+        try work.lose(b.assignmentId, worker: "w2", reason: "gone")
+        let b2 = try XCTUnwrap(work.nextAssignment(worker: "w3"))
+        XCTAssertEqual(b2.augmentation, .baseline(name: "cutout"), "a lost cell goes out again")
+        XCTAssertTrue(try work.record(result(a), worker: "w1"))
+        XCTAssertFalse(try work.record(result(a), worker: "w1"), "a duplicate result is not counted")
+        XCTAssertFalse(try work.record(result(b), worker: "w2"), "a result for a requeued assignment is stale")
+        var malformed = result(b2)
+        malformed.predictions = []
+        XCTAssertFalse(try work.record(malformed, worker: "w3"))
+        XCTAssertNil(try work.finishedOutcome())
+
+        // A new coordinator process on the same store: the finished cell is kept, the rest train.
+        let restarted = try EvaluationWork(store: db, runId: "e", job: job(), candidates: candidates, seeds: [1, 2], logger: logger)
+        XCTAssertEqual(restarted.alreadyDone, 1)
+        var handedOut: [AugmentationSpec] = []
+        while let next = try restarted.nextAssignment(worker: "w") {
+            handedOut.append(next.augmentation)
+            XCTAssertTrue(try restarted.record(result(next, accuracy: 0.75), worker: "w"))
+        }
+        XCTAssertEqual(handedOut.count, 3)
+        let outcome = try XCTUnwrap(restarted.finishedOutcome())
+        XCTAssertEqual(outcome.map(\.testAccuracy), [0.5, 0.75, 0.75, 0.75])
+        // Another training setup shares nothing.
+        let other = try EvaluationWork(store: db, runId: "e", job: job(epochs: 3), candidates: candidates, seeds: [1, 2], logger: logger)
+        XCTAssertEqual(other.alreadyDone, 0)
+    }
+
+    func testCandidatesThatTrainTheSameThingShareOneCell() throws {
+        let context = ScheduleContext(dataset: DatasetDescription(name: "x"), model: ModelDescription(name: "x"))
+        let flat = AugmentationSchedule(operations: .pba, learnedEpochs: 2,
+                                        segments: [ScheduleSegment(startEpoch: 0, endEpoch: 2, policy: [Int](repeating: 2, count: 60))],
+                                        context: context)
+        let candidates = try Candidate.withAblations(flat, name: "flat", epochs: 2, ablations: true)
+        let work = try EvaluationWork(store: store(), runId: "e", job: job(), candidates: candidates, seeds: [7], logger: logger)
+        let a = try XCTUnwrap(work.nextAssignment(worker: "w1"))
+        XCTAssertNil(try work.nextAssignment(worker: "w2"), "the averaged and reversed forms of a flat schedule are the same training")
+        XCTAssertTrue(try work.record(result(a), worker: "w1"))
+        XCTAssertEqual(try XCTUnwrap(work.finishedOutcome()).count, 3)
+    }
+
+    func testAnEvaluationJobMustNotHoldBackValidationImages() throws {
+        var j = try job()
+        j.validationSize = 5
+        XCTAssertThrowsError(try EvaluationWork(store: store(), runId: "e", job: j, candidates: [.baseline(.none)], seeds: [1], logger: logger))
+    }
+}
