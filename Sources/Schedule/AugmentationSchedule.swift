@@ -369,3 +369,13 @@ public struct ScheduleLineage: Hashable, Codable, Sendable {
         return PolicyLog(entries: entries, syntax: syntax, operations: operations)
     }
 }
+
+extension AugmentationSchedule {
+    /// What training with this schedule applies in each epoch of an `epochs`-epoch run: the
+    /// stretched policy followed by `base`. Epochs past the end keep the last policy.
+    public func perEpochAugmentation(epochs: Int, base: Augment.BaseAugmentation) throws -> @Sendable (Int) -> Augmentation {
+        let augmentations = try epochPolicies(epochs: epochs).map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
+        guard !augmentations.isEmpty else { throw ScheduleError.invalidSchedule(path: "segments", message: "give no policy for \(epochs) epochs") }
+        return { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
+    }
+}

@@ -85,16 +85,11 @@ public final class IntervalTrainer: AssignmentBackend {
         case let .schedule(json):
             // Stretched over the job's epochs, as PBA does; the job's base augmentation applies
             // (every candidate of an evaluation gets the same base).
-            let policies: [Policy]
             do {
                 let context = ScheduleContext(dataset: DatasetDescription(name: job.data), model: ModelDescription(name: job.model.name))
-                policies = try AugmentationSchedule(reading: json, learnedEpochs: nil, context: context).epochPolicies(epochs: job.options.epochs)
+                return try AugmentationSchedule(reading: json, learnedEpochs: nil, context: context)
+                    .perEpochAugmentation(epochs: job.options.epochs, base: base)
             } catch { throw WorkerError.badAssignment("schedule: \(error)") }
-            let augmentations: [Augmentation]
-            do { augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) } } catch {
-                throw WorkerError.badAssignment("schedule: \(error)")
-            }
-            return { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
         }
     }
 

@@ -219,9 +219,7 @@ extension TrainCommand {
             // The schedule was learned with its base augmentation: replay it, unless overridden.
             base = self.base.value(following: s.baseAugmentation)
             zeroFill = s.baseAugmentation.fill == "zero"
-            let policies = try s.epochPolicies(epochs: options.epochs)
-            let augmentations = try policies.map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
-            perEpoch = { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
+            perEpoch = try s.perEpochAugmentation(epochs: options.epochs, base: base)
             logger.info("augmentation: schedule \(path) (learned over \(s.learnedEpochs) epochs, stretched to \(options.epochs)) + base (pad \(base.padding), flip \(base.flip), cutout \(base.cutout))")
         } else {
             return ShuffledBatches(images: train.images, labels: train.labels, height: train.height, width: train.width,
