@@ -32,34 +32,22 @@ struct CoordinatorCommand: AsyncParsableCommand {
     var out: String?
     @Option(help: "Largest frame accepted from a worker, in MiB (a peer sending more is disconnected).")
     var maxFrameMb: Int = 1024
-    @Option(help: "CURVE: the coordinator's key file (from `pba keygen`); turns encryption on.")
-    var curveKey: String?
-    @Option(help: "CURVE: allowed worker public keys, a .pub file or a directory of them (repeatable).")
-    var allow: [String] = []
-    @Flag(help: "Allow an unencrypted bind on a non-loopback address.")
-    var insecure = false
+    @OptionGroup var security: ListenSecurityOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
         guard maxFrameMb >= 1, maxFrameMb <= 4096 else { throw ValidationError("--max-frame-mb must be 1...4096, got \(maxFrameMb)") }
         guard heartbeatMs >= 10, workerTimeoutMs > heartbeatMs else { throw ValidationError("--heartbeat-ms must be ≥ 10 and below --worker-timeout-ms") }
-        if curveKey == nil && !insecure && !isLocalEndpoint(bind) {
-            throw ValidationError("--bind \(bind) is reachable from other machines: give --curve-key and --allow (see `pba keygen`), or --insecure on a trusted network")
-        }
-        if curveKey != nil && allow.isEmpty { throw ValidationError("--curve-key needs at least one --allow with worker public keys") }
+        try security.check(bind: bind)
     }
 
     func run() async throws {
         let logger = compute.apply(label: "pba.coordinator")
         installStopHandlers(logger)
         let code = try await withFailureLogged(logger) {
-            var curve: (keys: CurveKeyPair, allowedWorkers: [String])?
-            if let curveKey {
-                curve = (try CurveKeyPair.read(path: curveKey, needSecret: true), try allowedKeys(allow))
-            }
-            return try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
-                                   workerTimeoutMs: workerTimeoutMs, maxFrameBytes: maxFrameMb << 20, curve: curve, out: out,
-                                   localWorkers: 0, workerThreads: 1, threads: compute.threads, logger: logger)
+            try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
+                            workerTimeoutMs: workerTimeoutMs, maxFrameBytes: maxFrameMb << 20, curve: try security.curve(), out: out,
+                            localWorkers: 0, workerThreads: 1, threads: compute.threads, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -205,6 +193,29 @@ func isLocalEndpoint(_ endpoint: String) -> Bool {
     guard endpoint.hasPrefix("tcp://") else { return false }
     let host = endpoint.dropFirst(6).split(separator: ":").dropLast().joined(separator: ":")
     return host.hasPrefix("127.") || host == "localhost" || host == "[::1]" || host == "::1"
+}
+
+/// How a coordinator's socket is protected when workers on other machines may connect: CURVE
+/// keys, or an explicit --insecure (shared by `pba coordinator` and `pba evaluate`).
+struct ListenSecurityOptions: ParsableArguments {
+    @Option(help: "CURVE: the coordinator's key file (from `pba keygen`); turns encryption on.")
+    var curveKey: String?
+    @Option(help: "CURVE: allowed worker public keys, a .pub file or a directory of them (repeatable).")
+    var allow: [String] = []
+    @Flag(help: "Allow an unencrypted bind on a non-loopback address.")
+    var insecure = false
+
+    func check(bind: String) throws {
+        if curveKey == nil && !insecure && !isLocalEndpoint(bind) {
+            throw ValidationError("--bind \(bind) is reachable from other machines: give --curve-key and --allow (see `pba keygen`), or --insecure on a trusted network")
+        }
+        if curveKey != nil && allow.isEmpty { throw ValidationError("--curve-key needs at least one --allow with worker public keys") }
+    }
+
+    func curve() throws -> (keys: CurveKeyPair, allowedWorkers: [String])? {
+        guard let curveKey else { return nil }
+        return (try CurveKeyPair.read(path: curveKey, needSecret: true), try allowedKeys(allow))
+    }
 }
 
 /// Public keys from .pub files or directories of them.

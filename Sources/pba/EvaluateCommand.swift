@@ -70,8 +70,7 @@ struct EvaluateCommand: AsyncParsableCommand {
     var workerThreads: Int = 1
     @Option(help: "Endpoint remote `pba worker`s connect to (default: a free loopback port, local workers only).")
     var bind: String = "tcp://127.0.0.1:*"
-    @Flag(help: "Allow --bind on a non-loopback address without encryption (trusted networks only).")
-    var insecure = false
+    @OptionGroup var security: ListenSecurityOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -84,9 +83,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         guard bootstrapResamples >= 100 else { throw ValidationError("--bootstrap-resamples must be ≥ 100, got \(bootstrapResamples)") }
         guard ModelSpec.Form(rawValue: form) != nil else { throw ValidationError("--form must be pba or zagoruyko, got '\(form)'") }
         if let t = trainSize, t < 1 { throw ValidationError("--train-size must be ≥ 1, got \(t)") }
-        if !insecure && !isLocalEndpoint(bind) {
-            throw ValidationError("--bind \(bind) is reachable from other machines without encryption; add --insecure on a trusted network")
-        }
+        try security.check(bind: bind)
         if schedules.isEmpty && parsedBaselineNames.isEmpty { throw ValidationError("nothing to evaluate: give --schedule or --baselines") }
     }
 
@@ -176,7 +173,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         }
         if work.finished.count < total {
             let settings = coordinatorSettings(bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,
-                                               maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: nil)
+                                               maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: try security.curve())
             let coordinator = try CoordinatorService(work: work, settings: settings, logger: logger)
             try coordinator.bind()
             let children = try LocalWorkers(count: workers, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)

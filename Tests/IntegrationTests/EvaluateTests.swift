@@ -100,7 +100,7 @@ final class EvaluateTests: XCTestCase {
             (["evaluate", "--schedule", broken, "--db", dir + "/a.sqlite"], broken),
             (["evaluate", "--schedule", dir + "/missing.json", "--db", dir + "/a.sqlite"], "cannot read"),
             (["evaluate", "--seeds", "0"], "--seeds"),
-            (["evaluate", "--bind", "tcp://0.0.0.0:5999"], "--insecure"),
+            (["evaluate", "--bind", "tcp://0.0.0.0:5999"], "--curve-key and --allow"),
         ]
         for (args, expected) in cases {
             let log = dir + "/log-\(UUID().uuidString)"
