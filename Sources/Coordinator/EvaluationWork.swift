@@ -54,8 +54,11 @@ public final class EvaluationWork: CoordinatedWork {
         alreadyDone = finished.count
     }
 
-    /// The job's identity for stored cells: its JSON with sorted keys, hashed.
+    /// The job's identity for stored cells: its JSON with sorted keys, hashed, without the data's
+    /// path — the data fingerprint already names the data, and moving it should not retrain.
     public static func key(of job: JobDescription) throws -> String {
+        var job = job
+        job.data = ""
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return SHA256.hex(SHA256.hash(Array(try encoder.encode(job))))

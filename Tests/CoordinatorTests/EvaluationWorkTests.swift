@@ -68,9 +68,14 @@ final class EvaluationWorkTests: XCTestCase {
         XCTAssertEqual(handedOut.count, 3)
         let outcome = try XCTUnwrap(restarted.finishedOutcome())
         XCTAssertEqual(outcome.map(\.testAccuracy), [0.5, 0.75, 0.75, 0.75])
-        // Another training setup shares nothing.
+        // Another training setup shares nothing; the same data at another path shares everything.
         let other = try EvaluationWork(store: db, runId: "e", job: job(epochs: 3), candidates: candidates, seeds: [1, 2], logger: logger)
         XCTAssertEqual(other.alreadyDone, 0)
+        var moved = try job()
+        moved.data = "npy:/elsewhere/x"
+        XCTAssertEqual(try EvaluationWork(store: db, runId: "e", job: moved, candidates: candidates, seeds: [1, 2], logger: logger).alreadyDone, 4)
+        moved.dataFingerprint = "other data"
+        XCTAssertEqual(try EvaluationWork(store: db, runId: "e", job: moved, candidates: candidates, seeds: [1, 2], logger: logger).alreadyDone, 0)
     }
 
     func testCandidatesThatTrainTheSameThingShareOneCell() throws {
