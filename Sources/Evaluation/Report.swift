@@ -64,7 +64,12 @@ public struct EvaluationReport: Sendable {
     }
 
     public enum Verdict: String, Sendable {
+        /// The corrected t-test and the bootstrap interval agree.
         case better, worse
+        /// Only the bootstrap interval excludes 0: with few seeds the corrected t-test has
+        /// little power, so this is a lead, not a finding.
+        case likelyBetter = "likely better"
+        case likelyWorse = "likely worse"
         case withinNoise = "within noise"
         /// Too few seeds for a test.
         case undetermined
@@ -136,12 +141,14 @@ public struct EvaluationReport: Sendable {
         self.comparisons = comparisons
     }
 
-    /// A difference counts only when the Holm-corrected t-test and the bootstrap interval agree
-    /// that it is not zero; anything else is reported as within noise.
+    /// A difference counts when the Holm-corrected t-test and the bootstrap interval agree that it
+    /// is not zero; when only the interval excludes zero it is reported as likely; anything else
+    /// is within noise.
     static func verdict(difference: Double, holmP: Double?, interval: Statistics.Interval?, level: Double) -> Verdict {
         guard let holmP, let interval else { return .undetermined }
-        guard holmP < level, !interval.contains(0) else { return .withinNoise }
-        return difference < 0 ? .better : .worse
+        guard !interval.contains(0) else { return .withinNoise }
+        if holmP < level { return difference < 0 ? .better : .worse }
+        return difference < 0 ? .likelyBetter : .likelyWorse
     }
 
     /// The best baseline by mean test error (the bar a schedule has to clear).

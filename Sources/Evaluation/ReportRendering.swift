@@ -32,7 +32,8 @@ extension EvaluationReport {
         out += "\n## Paired comparisons\n\n"
         out += "Δ = candidate's error − reference's error in points (negative: the candidate is better), mean over the shared seeds. "
         out += "95% CI: bootstrap resampling seeds and test images. p: paired t-test over seeds; Holm: corrected across all \(comparisons.count) comparisons. "
-        out += "A difference is called only when Holm p < \(Self.fixed(significanceLevel)) and the CI excludes 0; otherwise it is within noise.\n\n"
+        out += "Verdict: *better*/*worse* when Holm p < \(Self.fixed(significanceLevel)) and the CI excludes 0; *likely better*/*likely worse* when only the CI excludes 0 "
+        out += "(with \(seeds.count) seeds the corrected t-test has little power: a lead, not a finding); otherwise *within noise*.\n\n"
         out += "| candidate | reference | Δ error (points) | 95% CI | t | p | p (Holm) | verdict |\n|---|---|---|---|---|---|---|---|\n"
         for c in comparisons {
             let ci = c.interval.map { "[\(Self.fixed($0.low)), \(Self.fixed($0.high))]" } ?? "–"
@@ -47,9 +48,12 @@ extension EvaluationReport {
                 switch vs?.verdict {
                 case .better?: word = "beats"
                 case .worse?: word = "is worse than"
+                case .likelyBetter?: word = "is likely better than"
+                case .likelyWorse?: word = "is likely worse than"
                 default: word = "is within noise of"
                 }
-                out += "- **\(s.candidate.name)** \(word) the best baseline (\(bestBaseline.candidate.name)): \(Self.fixed(s.mean)) % vs \(Self.fixed(bestBaseline.mean)) % (Δ \(Self.fixed(delta)) points).\n"
+                let likely = vs?.verdict == .likelyBetter || vs?.verdict == .likelyWorse ? "; the bootstrap interval excludes 0, the corrected t-test does not" : ""
+                out += "- **\(s.candidate.name)** \(word) the best baseline (\(bestBaseline.candidate.name)): \(Self.fixed(s.mean)) % vs \(Self.fixed(bestBaseline.mean)) % (Δ \(Self.fixed(delta)) points\(likely)).\n"
                 for a in comparisons where a.candidate == s.candidate.name && summaries.contains(where: { $0.candidate.name == a.reference && $0.candidate.source == s.candidate.name }) {
                     out += "  - against its \(a.reference.hasSuffix(":averaged") ? "time-averaged policy" : "reversed schedule"): Δ \(Self.fixed(a.meanDifference)) points, \(a.verdict.rawValue).\n"
                 }

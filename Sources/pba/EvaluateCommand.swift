@@ -162,7 +162,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         let runId = "evaluation of \(candidates.count) candidates × \(seeds) seeds"
         let work = try EvaluationWork(store: db, runId: runId, job: job, candidates: candidates, seeds: seedList, logger: logger)
         let total = work.cells.count
-        logger.info("\(candidates.count) candidates (\(candidates.map(\.name).joined(separator: ", "))) × \(seeds) seeds = \(total) cells; \(work.alreadyDone) already in \(store.db)")
+        logger.info("\(candidates.count) candidates (\(candidates.map(\.name).joined(separator: ", "))) × \(seeds) seeds = \(total) cells; \(work.alreadyDone) already in \(store.db) (job key \(work.jobKey))")
         let started = Date()
         var trainedHere = 0
         work.onCellFinished = { cell, result in
@@ -185,7 +185,8 @@ struct EvaluateCommand: AsyncParsableCommand {
         }
         let recipe = EvaluationRecipe(
             data: data, model: spec.name, epochs: epochs, trainingImages: trainImages,
-            trainingImagesDescription: trainImages == train.count ? "the full training set" : "a seeded subset of the training set",
+            trainingImagesDescription: trainImages == train.count ? "the full training set"
+                : "the first \(trainImages) of the training set's seed-0 shuffle: the train + validation images of a seed-0 search of that size",
             testImages: test.count,
             baseAugmentation: "pad \(b.padding) + random crop, \(b.flip ? "horizontal flip" : "no flip"), Cutout \(b.cutout)",
             optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)")

@@ -73,6 +73,17 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| learned | base | -25.00 |"), markdown)
     }
 
+    func testVerdictNeedsTheIntervalAndCallsItOnlyWhenTheTestAgrees() {
+        typealias R = EvaluationReport
+        let away = Statistics.Interval(low: 1, high: 3), across = Statistics.Interval(low: -1, high: 3)
+        XCTAssertEqual(R.verdict(difference: 2, holmP: 0.01, interval: away, level: 0.05), .worse)
+        XCTAssertEqual(R.verdict(difference: -2, holmP: 0.01, interval: Statistics.Interval(low: -3, high: -1), level: 0.05), .better)
+        XCTAssertEqual(R.verdict(difference: 2, holmP: 0.3, interval: away, level: 0.05), .likelyWorse)
+        XCTAssertEqual(R.verdict(difference: -2, holmP: 0.3, interval: Statistics.Interval(low: -3, high: -1), level: 0.05), .likelyBetter)
+        XCTAssertEqual(R.verdict(difference: 2, holmP: 0.01, interval: across, level: 0.05), .withinNoise)
+        XCTAssertEqual(R.verdict(difference: 2, holmP: nil, interval: away, level: 0.05), .undetermined)
+    }
+
     func testMissingOrMalformedCellsAreErrors() throws {
         let none = Candidate.baseline(.none)
         XCTAssertThrowsError(try EvaluationReport(recipe: recipe, candidates: [none], seeds: [1, 2],
