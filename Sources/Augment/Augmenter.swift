@@ -23,7 +23,7 @@ public struct BaseAugmentation: Hashable, Sendable, Codable {
     @inline(__always)
     func apply(to image: ImageView, context: OperationContext, using rng: inout SeededGenerator) {
         let shape = image.shape
-        let w = shape.width, h = shape.height, ch = shape.channels
+        let w = shape.width, h = shape.height
         var dx = 0, dy = 0
         if padding > 0 {
             dx = rng.nextInt(below: 2 * padding + 1) - padding

@@ -10,7 +10,7 @@ public struct CurveKeyPair: Equatable, Sendable {
     public static func generate() throws(TransportError) -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw .last("curve_keypair") }
-        return CurveKeyPair(publicKey: String(cString: pub), secretKey: String(cString: sec))
+        return CurveKeyPair(publicKey: String(nulTerminated: pub), secretKey: String(nulTerminated: sec))
     }
 
     /// Key file format: `public <z85>` and `secret <z85>` lines (the .pub file has only the first).
@@ -126,7 +126,7 @@ public final class ZAPAuthenticator: @unchecked Sendable {
                 refused += 1
                 var z85 = [CChar](repeating: 0, count: 41)
                 if key.count == 32 { _ = zmq_z85_encode(&z85, key, 32) }
-                refusedKeys.append(String(cString: z85))
+                refusedKeys.append(String(nulTerminated: z85))
             }
             let reply: [[UInt8]] = [Array("1.0".utf8), parts[1], Array((ok ? "200" : "400").utf8),
                                     Array((ok ? "OK" : "key not allowed").utf8), Array((ok ? "worker" : "").utf8), []]

@@ -79,7 +79,7 @@ public final class ZMQSocket: @unchecked Sendable {
         var buffer = [CChar](repeating: 0, count: 256)
         var size = buffer.count
         zmq_getsockopt(socket, ZMQ_LAST_ENDPOINT, &buffer, &size)
-        return String(cString: buffer)
+        return String(nulTerminated: buffer)
     }
 
     /// Sends a multipart message. Does not block on a ROUTER (unroutable parts are dropped).
@@ -119,5 +119,13 @@ public final class ZMQSocket: @unchecked Sendable {
             if zmq_msg_more(&msg) == 0 { break }
         }
         return parts
+    }
+}
+
+extension String {
+    /// The UTF-8 text of a C character buffer up to its first NUL (libzmq writes keys and
+    /// endpoints into fixed-size buffers).
+    init(nulTerminated buffer: [CChar]) {
+        self = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }
