@@ -54,8 +54,11 @@ extension EvaluationReport {
                 }
                 let likely = vs?.verdict == .likelyBetter || vs?.verdict == .likelyWorse ? "; the bootstrap interval excludes 0, the corrected t-test does not" : ""
                 out += "- **\(s.candidate.name)** \(word) the best baseline (\(bestBaseline.candidate.name)): \(Self.fixed(s.mean)) % vs \(Self.fixed(bestBaseline.mean)) % (Δ \(Self.fixed(delta)) points\(likely)).\n"
-                for a in comparisons where a.candidate == s.candidate.name && summaries.contains(where: { $0.candidate.name == a.reference && $0.candidate.source == s.candidate.name }) {
-                    out += "  - against its \(a.reference.hasSuffix(":averaged") ? "time-averaged policy" : "reversed schedule"): Δ \(Self.fixed(a.meanDifference)) points, \(a.verdict.rawValue).\n"
+                for a in comparisons where a.candidate == s.candidate.name {
+                    guard let ablation = summaries.first(where: { $0.candidate.name == a.reference && $0.candidate.source == s.candidate.name })?.candidate
+                    else { continue }
+                    let what = ablation.kind == .timeAveraged ? "time-averaged policy" : "reversed schedule"
+                    out += "  - against its \(what): Δ \(Self.fixed(a.meanDifference)) points, \(a.verdict.rawValue).\n"
                 }
             }
         }
