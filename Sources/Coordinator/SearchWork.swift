@@ -64,7 +64,20 @@ public final class SearchWork: CoordinatedWork {
 
     public func record(_ r: ResultMessage, worker id: String) throws -> Bool {
         let aid = AssignmentID(rawValue: r.assignmentId)
-        let result = IntervalResult(assignment: aid, validationAccuracy: r.accuracy, trainLoss: r.trainLoss)
+        var correct: CorrectnessBits?
+        if !r.predictions.isEmpty {
+            guard r.predictions.allSatisfy({ $0 == 0 || $0 == 1 }), r.predictions.count == job.validationSize else {
+                logger.warning("result for \(aid) from \(id) has malformed per-image correctness (\(r.predictions.count) values for \(job.validationSize) validation images); ignoring that part")
+                return try record(r, withCorrectness: nil, worker: id)
+            }
+            correct = CorrectnessBits(r.predictions.map { $0 == 1 })
+        }
+        return try record(r, withCorrectness: correct, worker: id)
+    }
+
+    private func record(_ r: ResultMessage, withCorrectness correct: CorrectnessBits?, worker id: String) throws -> Bool {
+        let aid = AssignmentID(rawValue: r.assignmentId)
+        let result = IntervalResult(assignment: aid, validationAccuracy: r.accuracy, trainLoss: r.trainLoss, validationCorrect: correct)
         var probe = search
         let actions = probe.assignmentFinished(result)
         if let reason = actions.compactMap({ if case let .ignoreResult(_, why) = $0 { return why } else { return nil } }).first {

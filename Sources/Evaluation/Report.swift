@@ -29,11 +29,25 @@ public struct EvaluationRecipe: Hashable, Sendable {
     public var testImages: Int
     public var baseAugmentation: String
     public var optimizer: String
+    /// What the candidates were scored on: the test set, or held-out training images (for
+    /// choosing a regime or settings without looking at the test set).
+    public var heldOut: HeldOutSet
+    /// The command line that reproduces the report, and the git revision of the binary that ran it.
+    public var commandLine: String?
+    public var gitRevision: String?
+
+    public enum HeldOutSet: String, Hashable, Sendable {
+        case test
+        case validation
+    }
+
     public init(data: String, model: String, epochs: Int, trainingImages: Int, trainingImagesDescription: String,
-                testImages: Int, baseAugmentation: String, optimizer: String) {
+                testImages: Int, baseAugmentation: String, optimizer: String, heldOut: HeldOutSet = .test,
+                commandLine: String? = nil, gitRevision: String? = nil) {
         self.data = data; self.model = model; self.epochs = epochs; self.trainingImages = trainingImages
         self.trainingImagesDescription = trainingImagesDescription; self.testImages = testImages
         self.baseAugmentation = baseAugmentation; self.optimizer = optimizer
+        self.heldOut = heldOut; self.commandLine = commandLine; self.gitRevision = gitRevision
     }
 }
 

@@ -16,12 +16,23 @@ extension EvaluationReport {
 
     public func markdown(title: String = "Evaluation") -> String {
         var out = "# \(title)\n\n"
-        out += "- data: \(recipe.data); training on \(recipe.trainingImages) images (\(recipe.trainingImagesDescription)); testing on \(recipe.testImages) test images no search touched\n"
+        switch recipe.heldOut {
+        case .test:
+            out += "- data: \(recipe.data); training on \(recipe.trainingImages) images (\(recipe.trainingImagesDescription)); testing on \(recipe.testImages) test images no search touched\n"
+        case .validation:
+            out += "- data: \(recipe.data); training on \(recipe.trainingImages) images (\(recipe.trainingImagesDescription)); "
+            out += "scored on \(recipe.testImages) held-out **validation** images (the next \(recipe.testImages) of the same shuffle), not the test set: "
+            out += "a report for choosing settings; \"test error\" below means validation error\n"
+        }
         out += "- model: \(recipe.model), \(recipe.epochs) epochs, \(recipe.optimizer)\n"
         out += "- base augmentation (schedules and policies): \(recipe.baseAugmentation)\n"
         out += "- seeds: \(seeds.map(String.init).joined(separator: ", ")) — every candidate trains with the same seeds (weights, order, augmentation draws), the same data, model and epochs\n"
-        out += "- noise: one standard error of a single model's test error is about \(Self.fixed(testStandardError, 1)) points on \(recipe.testImages) test images\n\n"
-        out += "## Test error\n\n"
+        out += "- noise: one standard error of a single model's test error is about \(Self.fixed(testStandardError, 1)) points on \(recipe.testImages) test images\n"
+        if let command = recipe.commandLine {
+            out += "- reproduce: `\(command)`\(recipe.gitRevision.map { " (pba at git revision \($0))" } ?? "")\n"
+        }
+        out += "\n"
+        out += recipe.heldOut == .validation ? "## Validation error (held-out training images, not the test set)\n\n" : "## Test error\n\n"
         out += "| candidate | kind | test error % (mean ± std) | per seed | training time |\n|---|---|---|---|---|\n"
         let best = bestBaseline?.candidate.key
         for s in ranked {

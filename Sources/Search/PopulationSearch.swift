@@ -22,6 +22,14 @@ public struct PopulationMember: Hashable, Sendable {
     /// Its own latest validation accuracy (kept across a copy until it reports again, as Ray
     /// Tune does); nil before its first result. A NaN report is stored as -infinity.
     public internal(set) var latestAccuracy: Double?
+    /// Per-image correctness of that latest result, when the worker sent it.
+    public internal(set) var latestCorrect: CorrectnessBits?
+    /// What the exploit step ranks by: the latest accuracy, or its moving average
+    /// (`SelectionRules.ranking`).
+    public internal(set) var rankingScore: Double?
+    /// Validation accuracy of the weights it started its current interval from (nil before a
+    /// first result): the baseline of PB2's improvement.
+    public internal(set) var startAccuracy: Double?
     public internal(set) var latestTrainLoss: Double?
     public internal(set) var activity: MemberActivity
     /// Copies it has made so far.
@@ -77,6 +85,10 @@ public struct PopulationSearch: Hashable, Sendable {
         var assignments: [AssignmentRecord]
         /// Every perturbation of the run, in order.
         var perturbations: [PerturbationRecord]
+        /// Every copy decision with its noise, held ones included, in order.
+        var exploitChecks: [ExploitCheck] = []
+        /// PB2's data: each result's (policy, improvement), in order.
+        var observations: [PB2Observation] = []
     }
 
     public init(configuration: SearchConfiguration) throws(SearchError) {
@@ -133,6 +145,22 @@ public struct PopulationSearch: Hashable, Sendable {
         }
     }
 
+    /// Every decision where a bottom member was told to copy, with the gap's noise.
+    public var exploitChecks: [ExploitCheck] {
+        switch state {
+        case .notStarted: return []
+        case let .running(p), let .finished(p, _): return p.exploitChecks
+        }
+    }
+
+    /// The (policy, improvement) data PB2's explore fits.
+    public var observations: [PB2Observation] {
+        switch state {
+        case .notStarted: return []
+        case let .running(p), let .finished(p, _): return p.observations
+        }
+    }
+
     /// Checkpoints that future assignments or copies can start from: each member's current one.
     /// Any other checkpoint may be garbage-collected.
     public var referencedCheckpoints: Set<AssignmentID> {
@@ -167,11 +195,19 @@ public struct PopulationSearch: Hashable, Sendable {
             case .sampled:
                 var random = SearchStreams.initialPolicy(seed: c.seed, member: m)
                 policy = PolicyExploration.sample(operations: c.operations, using: &random)
+            case .mixed:
+                if m < c.mixedZeroMembers {
+                    policy = Policy(zeroFor: c.operations)
+                } else {
+                    var random = SearchStreams.initialPolicy(seed: c.seed, member: m)
+                    policy = PolicyExploration.sample(operations: c.operations, using: &random)
+                }
             }
             members.append(PopulationMember(
                 index: m, completedEpochs: 0, policy: policy,
                 checkpoint: .initial(member: m, weightSeed: SearchStreams.weightSeed(seed: c.seed, member: m)),
-                latestAccuracy: nil, latestTrainLoss: nil, activity: .ready, perturbationCount: 0,
+                latestAccuracy: nil, latestCorrect: nil, rankingScore: nil, startAccuracy: nil,
+                latestTrainLoss: nil, activity: .ready, perturbationCount: 0,
                 lineage: PolicyLineage(initialPolicy: policy), lastAssignment: nil))
         }
         state = .running(Population(members: members, assignments: [], perturbations: []))
@@ -231,9 +267,27 @@ public struct PopulationSearch: Hashable, Sendable {
         p.assignments[index].status = .finished(recorded)
 
         let m = assignment.member
+        let accuracy = recorded.validationAccuracy
+        if let before = p.members[m].startAccuracy, before.isFinite, accuracy.isFinite {
+            p.observations.append(PB2Observation(epoch: assignment.epochs.upperBound, policy: assignment.policy,
+                                                 improvement: accuracy - before))
+        }
         p.members[m].completedEpochs = assignment.epochs.upperBound
         p.members[m].checkpoint = .producedBy(assignment.id)
-        p.members[m].latestAccuracy = recorded.validationAccuracy
+        p.members[m].latestAccuracy = accuracy
+        p.members[m].latestCorrect = recorded.validationCorrect
+        p.members[m].startAccuracy = accuracy
+        switch configuration.selection.ranking {
+        case .latest:
+            p.members[m].rankingScore = accuracy
+        case .smoothed:
+            let w = configuration.selection.smoothing
+            if let previous = p.members[m].rankingScore, previous.isFinite, accuracy.isFinite {
+                p.members[m].rankingScore = w * accuracy + (1 - w) * previous
+            } else {
+                p.members[m].rankingScore = accuracy
+            }
+        }
         p.members[m].latestTrainLoss = recorded.trainLoss
         p.members[m].lineage.extend(to: assignment.epochs.upperBound)
 
@@ -246,8 +300,8 @@ public struct PopulationSearch: Hashable, Sendable {
                 p.members[m].activity = .ready
                 if configuration.exploitAndExplore {
                     let scores = p.members.compactMap { member -> MemberScore? in
-                        guard member.activity != .finished, let accuracy = member.latestAccuracy else { return nil }
-                        return MemberScore(member: member.index, accuracy: accuracy)
+                        guard member.activity != .finished, let score = member.rankingScore else { return nil }
+                        return MemberScore(member: member.index, accuracy: score)
                     }
                     let quantiles = PopulationQuantiles(scores: scores, fraction: configuration.quantileFraction)
                     actions += decide(member: m, quantiles: quantiles, in: &p)
@@ -303,6 +357,23 @@ public struct PopulationSearch: Hashable, Sendable {
 
     // MARK: Decisions
 
+    /// The gap between a source and the target told to copy it, with its noise.
+    static func check(source: PopulationMember, target: PopulationMember) -> ExploitCheck {
+        let a = source.latestAccuracy ?? -.infinity, b = target.latestAccuracy ?? -.infinity
+        let gap = a - b
+        var se: Double?, paired = false, halves: Bool?
+        if let x = source.latestCorrect, let y = target.latestCorrect, let s = RankingNoise.pairedStandardError(x, y) {
+            se = s
+            paired = true
+            halves = RankingNoise.halvesDisagree(x, y)
+        } else if let n = source.latestCorrect?.count ?? target.latestCorrect?.count {
+            se = RankingNoise.unpairedStandardError(a, b, images: n)
+        }
+        let reversal = gap.isFinite ? se.map { RankingNoise.reversalProbability(gap: gap, standardError: $0) } : nil
+        return ExploitCheck(target: target.index, source: source.index, targetEpoch: target.completedEpochs, gap: gap,
+                            standardError: se, paired: paired, reversalProbability: reversal, halvesDisagree: halves, copied: true)
+    }
+
     private static func rejection(of id: AssignmentID, in p: Population) -> ResultRejection? {
         guard id.rawValue >= 1, id.rawValue <= UInt64(p.assignments.count) else { return .unknownAssignment }
         switch p.assignments[Int(id.rawValue - 1)].status {
@@ -318,7 +389,7 @@ public struct PopulationSearch: Hashable, Sendable {
         var actions: [SearchAction] = []
         let active = p.members.filter { $0.activity == .waitingForPopulation }
         if configuration.exploitAndExplore {
-            let scores = active.map { MemberScore(member: $0.index, accuracy: $0.latestAccuracy ?? -.infinity) }
+            let scores = active.map { MemberScore(member: $0.index, accuracy: $0.rankingScore ?? -.infinity) }
             let quantiles = PopulationQuantiles(scores: scores, fraction: configuration.quantileFraction)
             // Sources are in the top quantile and targets in the bottom: no member is both, so
             // deciding in order sees every source as it was at the end of the interval.
@@ -341,12 +412,33 @@ public struct PopulationSearch: Hashable, Sendable {
             return []
         }
         let source = p.members[s]
-        let newPolicy = PolicyExploration.explore(source.policy, rules: configuration.exploration, using: &random)
+        var check = Self.check(source: source, target: target)
+        let margin = configuration.selection.margin
+        if margin > 0, let se = check.standardError, check.gap < margin * se {
+            // Within the noise: the target keeps its own weights and policy.
+            check.copied = false
+            p.exploitChecks.append(check)
+            return []
+        }
+        p.exploitChecks.append(check)
+        let newPolicy: Policy
+        switch configuration.explore {
+        case .pba:
+            newPolicy = PolicyExploration.explore(source.policy, rules: configuration.exploration, using: &random)
+        case .pb2:
+            newPolicy = PB2Explore.explore(source: source.policy, observations: p.observations, epoch: source.completedEpochs,
+                                           settings: configuration.pb2, fallback: configuration.exploration, using: &random)
+        }
         let record = PerturbationRecord(target: m, source: s, targetEpoch: target.completedEpochs,
                                         sourceEpoch: source.completedEpochs,
                                         sourcePolicy: source.policy, newPolicy: newPolicy)
         p.members[m].completedEpochs = source.completedEpochs
         p.members[m].checkpoint = source.checkpoint
+        p.members[m].startAccuracy = source.latestAccuracy
+        if configuration.selection.ranking == .smoothed {
+            // The average describes weights, and the target now has the source's.
+            p.members[m].rankingScore = source.rankingScore
+        }
         p.members[m].policy = newPolicy
         p.members[m].perturbationCount += 1
         p.members[m].lineage = source.lineage.inherited(by: record)

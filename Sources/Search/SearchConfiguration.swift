@@ -15,11 +15,25 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
     }
 
     /// How the members' first policies are chosen.
-    public enum InitialPolicy: String, Hashable, Codable, Sendable {
-        /// Every probability and magnitude zero (PBA).
+    public enum InitialPolicy: String, Hashable, Codable, Sendable, CaseIterable {
+        /// Every probability and magnitude zero (PBA): with the run's base augmentation this is
+        /// exactly the free baseline of that base.
         case zero
         /// Every integer uniform in its range, from a stream derived from (seed, member).
         case sampled
+        /// The first `mixedZeroMembers` members at zero, the rest sampled: the free baseline
+        /// stays in the population, so a search whose honest answer is "nothing beyond the base"
+        /// can return it, and exploitation cannot end below the best start on validation.
+        case mixed
+    }
+
+    /// What explore does to a copied policy.
+    public enum ExploreAlgorithm: String, Hashable, Codable, Sendable, CaseIterable {
+        /// PBA's random resample/shift (`exploration`).
+        case pba
+        /// PB2's time-varying GP bandit over the population's recent (policy, improvement) data
+        /// (`pb2`), falling back to PBA's rule until it has data.
+        case pb2
     }
 
     /// Members trained in parallel.
@@ -30,8 +44,12 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
     public var perturbationInterval: Int
     /// Fraction of the ranked members that forms the bottom (copies) and the top (is copied).
     public var quantileFraction: Double
-    /// How a copied policy is perturbed.
+    /// How a copied policy is perturbed (PBA's rule; PB2's fallback and candidate generator).
     public var exploration: ExplorationRules
+    public var explore: ExploreAlgorithm
+    public var pb2: PB2Settings
+    /// How members are ranked and when a bottom member copies.
+    public var selection: SelectionRules
     public var initialPolicy: InitialPolicy
     public var mode: Mode
     /// Off turns the search into independent training of the initial policies (the baseline
@@ -44,6 +62,7 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
 
     public init(populationSize: Int = 16, epochs: Int = 200, perturbationInterval: Int = 3,
                 quantileFraction: Double = 0.25, exploration: ExplorationRules = .pba,
+                explore: ExploreAlgorithm = .pba, pb2: PB2Settings = .standard, selection: SelectionRules = .pba,
                 initialPolicy: InitialPolicy = .zero, mode: Mode = .asynchronous,
                 exploitAndExplore: Bool = true, operations: OperationSet = .pba, seed: UInt64) {
         self.populationSize = populationSize
@@ -51,6 +70,9 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
         self.perturbationInterval = perturbationInterval
         self.quantileFraction = quantileFraction
         self.exploration = exploration
+        self.explore = explore
+        self.pb2 = pb2
+        self.selection = selection
         self.initialPolicy = initialPolicy
         self.mode = mode
         self.exploitAndExplore = exploitAndExplore
@@ -59,7 +81,7 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case populationSize, epochs, perturbationInterval, quantileFraction, exploration
+        case populationSize, epochs, perturbationInterval, quantileFraction, exploration, explore, pb2, selection
         case initialPolicy, mode, exploitAndExplore, operations, seed
     }
 
@@ -74,6 +96,9 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
             perturbationInterval: try c.decodeIfPresent(Int.self, forKey: .perturbationInterval) ?? defaults.perturbationInterval,
             quantileFraction: try c.decodeIfPresent(Double.self, forKey: .quantileFraction) ?? defaults.quantileFraction,
             exploration: try c.decodeIfPresent(ExplorationRules.self, forKey: .exploration) ?? defaults.exploration,
+            explore: try c.decodeIfPresent(ExploreAlgorithm.self, forKey: .explore) ?? defaults.explore,
+            pb2: try c.decodeIfPresent(PB2Settings.self, forKey: .pb2) ?? defaults.pb2,
+            selection: try c.decodeIfPresent(SelectionRules.self, forKey: .selection) ?? defaults.selection,
             initialPolicy: try c.decodeIfPresent(InitialPolicy.self, forKey: .initialPolicy) ?? defaults.initialPolicy,
             mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? defaults.mode,
             exploitAndExplore: try c.decodeIfPresent(Bool.self, forKey: .exploitAndExplore) ?? defaults.exploitAndExplore,
@@ -104,6 +129,56 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
             throw bad("exploration.shiftAmounts[\(i)]", "\(amount)", "a non-negative integer")
         }
         guard operations.count >= 1 else { throw bad("operations", "[]", "at least one operation") }
+        guard selection.margin >= 0, selection.margin.isFinite else {
+            throw bad("selection.margin", "\(selection.margin)", "a non-negative number of standard errors")
+        }
+        guard selection.smoothing > 0, selection.smoothing <= 1 else {
+            throw bad("selection.smoothing", "\(selection.smoothing)", "in (0, 1]")
+        }
+        try pb2.validate()
+    }
+
+    /// Members that start at the zero policy under `.mixed`: a quarter (rounded up), at least one.
+    public var mixedZeroMembers: Int { max(1, (populationSize + 3) / 4) }
+}
+
+/// How the exploit step ranks members and when a bottom member copies a top one.
+///
+/// PBA ranks by each member's latest validation accuracy and always copies. On ~1 000
+/// validation images one standard error of an accuracy is ~1.5 points, the size of the gaps
+/// exploit acts on, so both can be made noise-aware; the defaults are PBA's.
+public struct SelectionRules: Hashable, Codable, Sendable {
+    public enum Ranking: String, Hashable, Codable, Sendable, CaseIterable {
+        /// The latest validation accuracy (PBA, Ray Tune).
+        case latest
+        /// An exponential moving average of the member's results (`smoothing` weighs the newest);
+        /// a copy inherits its source's average along with its weights.
+        case smoothed
+    }
+
+    public var ranking: Ranking
+    /// Weight of the newest result in the smoothed ranking, in (0, 1].
+    public var smoothing: Double
+    /// A bottom member copies only when its source's latest accuracy exceeds its own by at least
+    /// this many standard errors of the difference (paired over validation images when both
+    /// results carry per-image correctness); 0 always copies (PBA).
+    public var margin: Double
+
+    public init(ranking: Ranking = .latest, smoothing: Double = 0.5, margin: Double = 0) {
+        self.ranking = ranking
+        self.smoothing = smoothing
+        self.margin = margin
+    }
+
+    public static let pba = SelectionRules()
+
+    private enum CodingKeys: String, CodingKey { case ranking, smoothing, margin }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(ranking: try c.decodeIfPresent(Ranking.self, forKey: .ranking) ?? .latest,
+                  smoothing: try c.decodeIfPresent(Double.self, forKey: .smoothing) ?? 0.5,
+                  margin: try c.decodeIfPresent(Double.self, forKey: .margin) ?? 0)
     }
 }
 

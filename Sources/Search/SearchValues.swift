@@ -46,11 +46,16 @@ public struct IntervalResult: Hashable, Codable, Sendable {
     public var assignment: AssignmentID
     public var validationAccuracy: Double
     public var trainLoss: Double
+    /// Per validation image, whether it was classified correctly (nil from workers that do not
+    /// send it): lets the exploit step weigh a gap against its noise.
+    public var validationCorrect: CorrectnessBits?
 
-    public init(assignment: AssignmentID, validationAccuracy: Double, trainLoss: Double) {
+    public init(assignment: AssignmentID, validationAccuracy: Double, trainLoss: Double,
+                validationCorrect: CorrectnessBits? = nil) {
         self.assignment = assignment
         self.validationAccuracy = validationAccuracy
         self.trainLoss = trainLoss
+        self.validationCorrect = validationCorrect
     }
 }
 

@@ -123,7 +123,9 @@ public struct ResultMessage: Equatable, Sendable {
     public var checkpoint: [UInt8]
     public var sha256: String
     /// An evaluation cell's predicted class for each test image, in order (the paired per-image
-    /// statistics resample them); empty for a search interval.
+    /// statistics resample them). A search interval's 1 (correct) or 0 for each validation
+    /// image, in order (the exploit step weighs gaps against their noise); workers before this
+    /// field was filled for intervals send it empty, which the coordinator accepts.
     public var predictions: [Int32]
     public init(assignmentId: UInt64, accuracy: Double, trainLoss: Double, seconds: Double, checkpoint: [UInt8], sha256: String,
                 predictions: [Int32] = []) {

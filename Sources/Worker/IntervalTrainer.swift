@@ -128,13 +128,19 @@ public final class IntervalTrainer: AssignmentBackend {
         }
         let trainLoss = epochs > 0 ? lossSum / Double(epochs) : 0
         if a.kind == .evaluationCell {
-            // Tested on the test set, which no search touched; nothing continues from the weights.
-            let evaluation = trainer.evaluate(images: test.images, labels: test.labels, normalization: normalization)
+            // Tested on the test set, which no search touched, unless the evaluation holds out
+            // training images to choose settings on; nothing continues from the weights.
+            let scored = job.validationSize > 0 ? split.validation : test
+            let evaluation = trainer.evaluate(images: scored.images, labels: scored.labels, normalization: normalization)
             return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: trainLoss, seconds: Date().timeIntervalSince(start),
                                      checkpoint: [], predictions: evaluation.predictions)
         }
         let evaluation = trainer.evaluate(images: split.validation.images, labels: split.validation.labels, normalization: normalization)
         let bytes = try TrainingCheckpoint.file(of: trainer, normalization: normalization).encoded()
-        return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: trainLoss, seconds: Date().timeIntervalSince(start), checkpoint: bytes)
+        // Per validation image 1 (correct) or 0: the coordinator weighs exploit gaps against
+        // their noise without holding the labels.
+        let correct = zip(evaluation.predictions, split.validation.labels).map { Int32($0 == $1 ? 1 : 0) }
+        return AssignmentOutcome(accuracy: evaluation.accuracy, trainLoss: trainLoss, seconds: Date().timeIntervalSince(start),
+                                 checkpoint: bytes, predictions: correct)
     }
 }

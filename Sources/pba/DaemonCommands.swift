@@ -293,8 +293,16 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
         try Data(try ScheduleRendering.svg(schedule).utf8).write(to: URL(fileURLWithPath: dir + "/schedule.svg"))
         print(try ScheduleRendering.table(schedule))
         print(String(format: "best member %d, validation accuracy %.2f%%", outcome.bestMember, outcome.validationAccuracy * 100))
+        let search = work.search
+        if let verdict = OutcomeVerdict(search: search) {
+            print(winnerSummary(verdict, search: search))
+        }
+        print(exploitNoiseLine(ExploitNoiseSummary(search.exploitChecks)))
         print("schedule: \(dir)/schedule.json")
         print("plot:     \(dir)/schedule.svg")
+        if let verdict = OutcomeVerdict(search: search) {
+            print(verdict.line(base: baseDescription(prepared.job)))
+        }
         return 0
     }
 }
@@ -368,4 +376,45 @@ final class ProgressReporter: @unchecked Sendable {
         }
         FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
     }
+}
+
+/// The base augmentation of a job in a few words, e.g. "pad 4 + crop, flip, no Cutout".
+func baseDescription(_ job: JobDescription) -> String {
+    var parts: [String] = []
+    parts.append(job.padding > 0 ? "pad \(job.padding) + crop" : "no crop")
+    parts.append(job.flip ? "flip" : "no flip")
+    parts.append(job.cutout > 0 ? "Cutout \(job.cutout)" : "no Cutout")
+    return parts.joined(separator: ", ")
+}
+
+/// Where the winner came from and whether its schedule differs from its start.
+func winnerSummary(_ v: OutcomeVerdict, search: PopulationSearch) -> String {
+    let start = v.startedAtZero ? "the zero policy" : "a sampled policy"
+    var line = "winner: member \(v.winner), started from \(start), \(v.copies) cop\(v.copies == 1 ? "y" : "ies") in its lineage; "
+    if v.scheduleIsEmpty {
+        line += "its schedule is empty (zero policy every epoch)"
+    } else if !v.changedFromStart {
+        line += "its schedule is its starting policy unchanged (the search never perturbed it)"
+    } else {
+        line += "its schedule differs from its start"
+    }
+    if let b = v.baselineMember, let a = v.baselineAccuracy {
+        line += String(format: "\nfree baseline in the population: member %d (zero policy throughout), validation accuracy %.2f%%", b, 100 * a)
+    }
+    return line
+}
+
+/// How many exploit decisions were decided by noise.
+func exploitNoiseLine(_ s: ExploitNoiseSummary) -> String {
+    guard s.decisions > 0 else { return "exploit: no copy decisions" }
+    var line = "exploit: \(s.decisions) decisions, \(s.copies) copies, \(s.held) held back by the margin"
+    if let p = s.meanReversalProbability {
+        line += String(format: "; a second evaluation would reverse an estimated %.0f%% of them", 100 * p)
+    }
+    if s.halvesCompared > 0 {
+        line += String(format: "; two halves of the validation set disagreed on %d of %d (%.0f%%)", s.halvesDisagreeing, s.halvesCompared,
+                       100 * Double(s.halvesDisagreeing) / Double(s.halvesCompared))
+    }
+    line += "; \(s.withinOneStandardError) gaps were under one standard error"
+    return line
 }

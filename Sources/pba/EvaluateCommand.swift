@@ -47,10 +47,12 @@ struct EvaluateCommand: AsyncParsableCommand {
     var form: String = "zagoruyko"
     @Option(help: "Epochs each cell trains (cosine learning rate over all of them).")
     var epochs: Int = 30
-    @Option(help: "Seeds per candidate (seeds 1...K; each seed fixes weights, data order and augmentation draws).")
-    var seeds: Int = 3
+    @Option(help: "Seeds every candidate trains with: a count K (seeds 1...K), a range A-B, or a list A,B,C (items may be ranges). Each seed fixes weights, data order and augmentation draws.")
+    var seeds: String = "3"
     @Option(help: "Training images (default: the whole training set).")
     var trainSize: Int?
+    @Option(help: "Score on this many held-out training images (the next ones of the seed-0 shuffle after --train-size) instead of the test set: for choosing a regime or settings without touching the test set.")
+    var validationSize: Int?
     @Option(help: "Batch size.")
     var batchSize: Int = 128
     @Option(help: "Initial learning rate (cosine decay to 0 per step).")
@@ -75,7 +77,11 @@ struct EvaluateCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard epochs >= 1 else { throw ValidationError("--epochs must be ≥ 1, got \(epochs)") }
-        guard (1...100).contains(seeds) else { throw ValidationError("--seeds must be 1...100, got \(seeds)") }
+        do { _ = try SeedList.parse(seeds) } catch { throw ValidationError("--seeds: \(error)") }
+        if let v = validationSize {
+            guard v >= 1 else { throw ValidationError("--validation-size must be ≥ 1, got \(v)") }
+            guard trainSize != nil else { throw ValidationError("--validation-size needs --train-size: the held-out images are the ones after the training images") }
+        }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
         guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
@@ -146,7 +152,16 @@ struct EvaluateCommand: AsyncParsableCommand {
         logger.info("loading \(data)")
         let (train, test) = try DataSource(parsing: data).load()
         let trainImages = trainSize ?? train.count
-        guard trainImages <= train.count else { throw ValidationError("--train-size \(trainImages) exceeds the \(train.count) training images of \(data)") }
+        guard trainImages + (validationSize ?? 0) <= train.count else {
+            throw ValidationError("--train-size \(trainImages)\(validationSize.map { " + --validation-size \($0)" } ?? "") exceeds the \(train.count) training images of \(data)")
+        }
+        // Scored on held-out training images when asked, else on the test set.
+        let heldOutLabels: [Int32]
+        if let v = validationSize {
+            heldOutLabels = try DataSplit(train, trainSize: trainImages, validationSize: v, seed: 0).validation.labels
+        } else {
+            heldOutLabels = test.labels
+        }
         let parsed = try ModelSpec.parse(model, form: ModelSpec.Form(rawValue: form))
         let spec = try ModelSpec(depth: parsed.depth, widen: parsed.widen, form: parsed.form, height: train.height, width: train.width,
                                  channels: train.channels, classes: train.classCount)
@@ -155,14 +170,14 @@ struct EvaluateCommand: AsyncParsableCommand {
         options.batchSize = batchSize
         options.sgd.learningRate = learningRate
         let b = base.value
-        let job = JobDescription(data: data, trainSize: trainImages, validationSize: 0, splitSeed: 0, model: spec, options: options,
+        let job = JobDescription(data: data, trainSize: trainImages, validationSize: validationSize ?? 0, splitSeed: 0, model: spec, options: options,
                                  padding: b.padding, flip: b.flip, cutout: b.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
-        let seedList = (1...seeds).map(UInt64.init)
+        let seedList = try SeedList.parse(seeds)
         let db = try store.open()
-        let runId = "evaluation of \(candidates.count) candidates × \(seeds) seeds"
+        let runId = "evaluation of \(candidates.count) candidates × \(seedList.count) seeds"
         let work = try EvaluationWork(store: db, runId: runId, job: job, candidates: candidates, seeds: seedList, logger: logger)
         let total = work.cells.count
-        logger.info("\(candidates.count) candidates (\(candidates.map(\.name).joined(separator: ", "))) × \(seeds) seeds = \(total) cells; \(work.alreadyDone) already in \(store.db) (job key \(work.jobKey))")
+        logger.info("\(candidates.count) candidates (\(candidates.map(\.name).joined(separator: ", "))) × \(seedList.count) seeds (\(seedList.map(String.init).joined(separator: ","))) = \(total) cells; \(work.alreadyDone) already in \(store.db) (job key \(work.jobKey))")
         let started = Date()
         var trainedHere = 0
         work.onCellFinished = { cell, result in
@@ -187,11 +202,13 @@ struct EvaluateCommand: AsyncParsableCommand {
             data: data, model: spec.name, epochs: epochs, trainingImages: trainImages,
             trainingImagesDescription: trainImages == train.count ? "the full training set"
                 : "the first \(trainImages) of the training set's seed-0 shuffle: the train + validation images of a seed-0 search of that size",
-            testImages: test.count,
+            testImages: heldOutLabels.count,
             baseAugmentation: "pad \(b.padding) + random crop, \(b.flip ? "horizontal flip" : "no flip"), Cutout \(b.cutout)",
-            optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)")
+            optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)",
+            heldOut: validationSize == nil ? .test : .validation,
+            commandLine: shellCommandLine(CommandLine.arguments), gitRevision: GitRevision.current)
         let report = try EvaluationReport(recipe: recipe, candidates: candidates, seeds: seedList, results: work.finished.values.map { $0 },
-                                          labels: test.labels, bootstrapResamples: bootstrapResamples)
+                                          labels: heldOutLabels, bootstrapResamples: bootstrapResamples)
         try report.write(to: out, title: title, cells: work.results)
         print(report.markdown(title: title))
         print("report: \(out)/report.md (also summary.csv, comparisons.csv, cells.csv, chart.svg)")

@@ -57,11 +57,25 @@ struct PlanOptions: ParsableArguments {
     var validationSize: Int?
     @Option(help: "asynchronous (no idle workers) or synchronous (deterministic given seed and results).")
     var mode: String?
-    @Option(help: "Initial policies: zero (PBA) or sampled (uniform random).")
+    @Option(help: "Initial policies: zero (PBA; with the base augmentation exactly the free baseline), sampled (uniform random), or mixed (a quarter of the members at zero, the rest sampled; the demo and reduced-cifar10 default).")
     var initialPolicy: String?
+    @Option(help: "Explore step: pba (random resample/shift) or pb2 (PB2's time-varying GP bandit over the population's recent policy/improvement data).")
+    var explore: String?
+    @Option(help: "Exploit ranking: latest (PBA: the latest validation accuracy) or smoothed (a moving average of each member's results).")
+    var ranking: String?
+    @Option(help: "Weight of the newest result in --ranking smoothed, in (0, 1] (default 0.5).")
+    var smoothing: Double?
+    @Option(help: "Copy only when the source's validation accuracy leads the target's by at least this many standard errors of the gap (paired over validation images); 0 = always (PBA).")
+    var exploitMargin: Double?
+    @Option(help: "Base augmentation after every policy: padding before the random crop (0 = no crop; default 4).")
+    var padding: Int?
+    @Option(help: "Base augmentation: a fixed Cutout side after every policy (0 = none, the demo and reduced-cifar10 default: Cutout is one of the policy's operations; paper: 16).")
+    var cutout: Int?
+    @Option(help: "Base augmentation: horizontal flip, true or false (default true).")
+    var flip: Bool?
     @Option(help: "Run seed.")
     var seed: UInt64?
-    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, seed, batchSize, learningRate, cutout, flip); options override it.")
+    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, seed, batchSize, learningRate, padding, cutout, flip); options override it.")
     var config: String?
 
     func plan() throws -> RunPlan {
@@ -90,10 +104,33 @@ struct PlanOptions: ParsableArguments {
         }
         if let initialPolicy {
             guard let p = SearchConfiguration.InitialPolicy(rawValue: initialPolicy) else {
-                throw ValidationError("--initial-policy must be zero or sampled, got '\(initialPolicy)'")
+                throw ValidationError("--initial-policy must be zero, sampled or mixed, got '\(initialPolicy)'")
             }
             plan.initialPolicy = p
         }
+        if let explore {
+            guard let e = SearchConfiguration.ExploreAlgorithm(rawValue: explore) else {
+                throw ValidationError("--explore must be pba or pb2, got '\(explore)'")
+            }
+            plan.explore = e
+        }
+        if let ranking {
+            guard let r = SelectionRules.Ranking(rawValue: ranking) else {
+                throw ValidationError("--ranking must be latest or smoothed, got '\(ranking)'")
+            }
+            plan.ranking = r
+        }
+        if let smoothing {
+            guard smoothing > 0, smoothing <= 1 else { throw ValidationError("--smoothing must be in (0, 1], got \(smoothing)") }
+            plan.smoothing = smoothing
+        }
+        if let exploitMargin {
+            guard exploitMargin >= 0, exploitMargin.isFinite else { throw ValidationError("--exploit-margin must be ≥ 0, got \(exploitMargin)") }
+            plan.exploitMargin = exploitMargin
+        }
+        if let padding { plan.padding = padding }
+        if let cutout { plan.cutout = cutout }
+        if let flip { plan.flip = flip }
         if let seed { plan.seed = seed }
         return plan
     }
@@ -149,4 +186,15 @@ enum RunSetup {
         f.timeZone = TimeZone(identifier: "UTC")
         return "run-\(f.string(from: Date()))-\(String(UInt32.random(in: 0...0xFFFF), radix: 16))"
     }
+}
+
+/// A command line as a POSIX shell would need it typed: arguments with spaces or shell
+/// metacharacters in single quotes, so a report's "reproduce" line can be pasted as it is.
+func shellCommandLine(_ arguments: [String]) -> String {
+    let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+    return arguments.enumerated().map { i, a in
+        let word = i == 0 ? ((a as NSString).lastPathComponent == "pba" ? "pba" : a) : a
+        if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
+        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }.joined(separator: " ")
 }

@@ -73,6 +73,24 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(markdown.contains("| learned | base | -25.00 |"), markdown)
     }
 
+    func testHeaderRecordsTheCommandAndSaysWhenScoredOnValidation() throws {
+        let none = Candidate.baseline(.none)
+        var r = recipe
+        r.commandLine = "pba evaluate --seeds 101-105 --title 'a b'"
+        r.gitRevision = "abc123def456"
+        let test = try EvaluationReport(recipe: r, candidates: [none], seeds: [1], results: [cell(none, seed: 1, correct: 10)], labels: labels)
+        let md = test.markdown()
+        XCTAssertTrue(md.contains("- reproduce: `pba evaluate --seeds 101-105 --title 'a b'` (pba at git revision abc123def456)"), md)
+        XCTAssertTrue(md.contains("testing on 400 test images no search touched"))
+        XCTAssertFalse(md.contains("validation"))
+        r.heldOut = .validation
+        let validation = try EvaluationReport(recipe: r, candidates: [none], seeds: [1], results: [cell(none, seed: 1, correct: 10)], labels: labels)
+        XCTAssertTrue(validation.markdown().contains("held-out **validation** images"))
+        XCTAssertFalse(validation.markdown().contains("test images no search touched"))
+        XCTAssertFalse(try EvaluationReport(recipe: recipe, candidates: [none], seeds: [1], results: [cell(none, seed: 1, correct: 10)],
+                                             labels: labels).markdown().contains("reproduce"), "no command line, no line")
+    }
+
     func testVerdictNeedsTheIntervalAndCallsItOnlyWhenTheTestAgrees() {
         typealias R = EvaluationReport
         let away = Statistics.Interval(low: 1, high: 3), across = Statistics.Interval(low: -1, high: 3)

@@ -1,0 +1,103 @@
+import Augment
+import Foundation
+
+/// What a finished search can honestly say about its schedule from validation data alone, in
+/// words a newcomer understands: is the schedule empty, did it change from its start, and did it
+/// beat the free baseline that trained beside it.
+///
+/// The comparison is with the best member whose whole lineage kept the zero policy (with the
+/// run's base augmentation that is exactly the free baseline; `.mixed` starts keep such members
+/// in the population). The winner was picked on the same validation images, which flatters it,
+/// so the strongest word here is "likely": the test is `pba evaluate`.
+public struct OutcomeVerdict: Hashable, Sendable {
+    public enum Expectation: String, Hashable, Sendable {
+        /// The winner's schedule is empty: the base augmentation alone did best.
+        case no
+        /// Ahead of the free baseline by less than two standard errors.
+        case unclear
+        /// Ahead by two standard errors or more (on the validation set it was chosen on).
+        case likely
+        /// No member trained with the base augmentation alone to the end.
+        case unknown
+    }
+
+    public var expectation: Expectation
+    public var winner: Int
+    public var winnerAccuracy: Double
+    /// Every epoch of the winner's lineage used the zero policy.
+    public var scheduleIsEmpty: Bool
+    /// The winner's lineage went through at least one perturbation, or its policy differs from
+    /// the one it started with.
+    public var changedFromStart: Bool
+    public var startedAtZero: Bool
+    public var copies: Int
+    /// The best member whose lineage kept the zero policy throughout, and its accuracy.
+    public var baselineMember: Int?
+    public var baselineAccuracy: Double?
+    /// Winner minus baseline member (fraction) and its standard error.
+    public var gap: Double?
+    public var standardError: Double?
+
+    public init?(search: PopulationSearch) {
+        guard let outcome = search.outcome else { return nil }
+        let members = search.members
+        let winner = members[outcome.bestMember]
+        let policies = outcome.lineage.segments.map(\.policy)
+        func isZero(_ p: Policy) -> Bool { p.values.allSatisfy { $0 == 0 } }
+        self.winner = outcome.bestMember
+        winnerAccuracy = outcome.validationAccuracy
+        scheduleIsEmpty = outcome.lineage.segments.filter { $0.epochCount > 0 }.allSatisfy { isZero($0.policy) }
+        startedAtZero = policies.first.map(isZero) ?? true
+        copies = outcome.lineage.perturbations.count
+        changedFromStart = copies > 0 || Set(policies).count > 1
+        var best: PopulationMember?
+        for m in members {
+            guard let a = m.latestAccuracy, a.isFinite, m.lineage.segments.allSatisfy({ isZero($0.policy) }) else { continue }
+            if let b = best?.latestAccuracy, b >= a { continue }
+            best = m
+        }
+        baselineMember = best?.index
+        baselineAccuracy = best?.latestAccuracy
+        if scheduleIsEmpty {
+            expectation = .no
+        } else if let best, let b = best.latestAccuracy {
+            let g = outcome.validationAccuracy - b
+            gap = g
+            if let x = winner.latestCorrect, let y = best.latestCorrect {
+                standardError = RankingNoise.pairedStandardError(x, y)
+            } else if let n = winner.latestCorrect?.count ?? best.latestCorrect?.count {
+                standardError = RankingNoise.unpairedStandardError(outcome.validationAccuracy, b, images: n)
+            }
+            if let se = standardError, se > 0 {
+                expectation = g >= 2 * se ? .likely : .unclear
+            } else {
+                expectation = g > 0 ? .unclear : .no
+            }
+        } else {
+            expectation = .unknown
+        }
+    }
+
+    /// One line: whether the learned schedule is expected to help, and why.
+    public func line(base: String) -> String {
+        func points(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
+        switch expectation {
+        case .no:
+            if scheduleIsEmpty {
+                return "Expected to help: no. The best member trained with the base augmentation alone (\(base)); "
+                    + "nothing the search tried beat it on validation, so train without a schedule."
+            }
+            return "Expected to help: no. The schedule did not beat the base augmentation alone (\(base)) on validation."
+        case .unclear:
+            let se = standardError.map { ", one standard error is \(points($0))" } ?? ""
+            return "Expected to help: unclear. The schedule is \(points(gap ?? 0)) points ahead of the base augmentation alone (\(base)) "
+                + "on validation, within noise\(se); check with `pba evaluate` before relying on it."
+        case .likely:
+            return "Expected to help: likely. The schedule beat the base augmentation alone (\(base)) by \(points(gap ?? 0)) points "
+                + "on validation (\(String(format: "%.1f", (gap ?? 0) / (standardError ?? 1))) standard errors, on the images it was chosen on); confirm with `pba evaluate`."
+        case .unknown:
+            return "Expected to help: unknown. No member trained with the base augmentation alone (\(base)) to the end to compare with "
+                + "(start with --initial-policy mixed); `pba evaluate --baselines base` tells."
+        }
+    }
+}
