@@ -16,6 +16,11 @@ public struct JobDescription: Codable, Hashable, Sendable {
     public var padding: Int
     public var flip: Bool
     public var cutout: Int
+    /// An evaluation's Cutout for schedules and policies when it differs from `cutout`, which the
+    /// Cutout-carrying baselines keep (a schedule learned without a fixed Cutout is evaluated
+    /// without one, while `cutout` and AutoAugment keep their recipe). Nil: `cutout` for all,
+    /// and absent from the JSON, so jobs written before it keep their keys.
+    public var scheduleCutout: Int?
     /// SHA-256 (hex) of the loaded data set (`DataFingerprint`); workers with other data are refused.
     public var dataFingerprint: String
 
@@ -27,6 +32,9 @@ public struct JobDescription: Codable, Hashable, Sendable {
     }
 
     public var base: BaseAugmentation { BaseAugmentation(padding: padding, flip: flip, cutout: cutout) }
+
+    /// What follows a schedule's or policy's per-epoch policy.
+    public var scheduleBase: BaseAugmentation { BaseAugmentation(padding: padding, flip: flip, cutout: scheduleCutout ?? cutout) }
 }
 
 /// SHA-256 over a data set's shapes, images and labels (train then test): two processes that

@@ -66,7 +66,7 @@ public final class IntervalTrainer: AssignmentBackend {
 
     /// The augmentation an assignment asks for, per epoch.
     func augmentation(for spec: AugmentationSpec) throws -> @Sendable (Int) -> Augmentation {
-        let base = job.base
+        let base = job.scheduleBase
         switch spec {
         case let .policy(operations, values):
             let policy: Policy
@@ -80,7 +80,7 @@ public final class IntervalTrainer: AssignmentBackend {
         case let .baseline(name):
             let b: Baseline
             do { b = try Baseline(name: name) } catch { throw WorkerError.badAssignment("\(error)") }
-            let a = Augmentation(baseline: b, base: base)
+            let a = Augmentation(baseline: b, base: job.base)
             return { _ in a }
         case let .schedule(json):
             // Stretched over the job's epochs, as PBA does; the job's base augmentation applies

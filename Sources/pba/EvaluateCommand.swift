@@ -58,6 +58,8 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Initial learning rate (cosine decay to 0 per step).")
     var learningRate: Double = 0.1
     @OptionGroup var base: BaseAugmentationOptions
+    @Option(help: "Cutout side after the schedules' policies (0 = none). Default: the schedules' own (what they were learned with) when they agree, else --cutout. The cutout, randaugment, trivialaugment and autoaugment baselines always use --cutout.")
+    var scheduleCutout: Int?
 
     @OptionGroup var store: StoreOptions
     @Option(help: "Directory for the report files.")
@@ -86,6 +88,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
         guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
         guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be ≥ 1") }
+        if let c = scheduleCutout, !(0...1024).contains(c) { throw ValidationError("--schedule-cutout must be 0...1024, got \(c)") }
         guard bootstrapResamples >= 100 else { throw ValidationError("--bootstrap-resamples must be ≥ 100, got \(bootstrapResamples)") }
         guard ModelSpec.Form(rawValue: form) != nil else { throw ValidationError("--form must be pba or zagoruyko, got '\(form)'") }
         if let t = trainSize, t < 1 { throw ValidationError("--train-size must be ≥ 1, got \(t)") }
@@ -112,8 +115,21 @@ struct EvaluateCommand: AsyncParsableCommand {
     }
 
     /// The candidates, in report order: schedules (each followed by its ablations), then baselines.
-    func candidates() throws -> [Candidate] {
+    /// The Cutout the schedules train with: --schedule-cutout, else the one every schedule
+    /// document was learned with, else --cutout.
+    func resolvedScheduleCutout(_ documents: [AugmentationSchedule]) -> Int {
+        if let scheduleCutout { return scheduleCutout }
+        let own = Set(documents.map(\.baseAugmentation.cutoutSize))
+        return own.count == 1 ? own.first! : base.value.cutout
+    }
+
+    func candidates(logger: Logger? = nil) throws -> [Candidate] {
+        try candidatesAndDocuments(logger: logger).candidates
+    }
+
+    func candidatesAndDocuments(logger: Logger? = nil) throws -> (candidates: [Candidate], documents: [AugmentationSchedule]) {
         var result: [Candidate] = []
+        var documents: [AugmentationSchedule] = []
         var names = Set<String>()
         for argument in schedules {
             var name: String, path: String
@@ -133,6 +149,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             } catch {
                 throw ValidationError("--schedule \(path): \(error)")
             }
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).hasPrefix("{") { documents.append(schedule) }
             for c in try Candidate.withAblations(schedule, name: name, epochs: epochs, ablations: ablations) {
                 guard names.insert(c.name).inserted else { throw ValidationError("two candidates are named '\(c.name)': use NAME=FILE") }
                 result.append(c)
@@ -144,11 +161,20 @@ struct EvaluateCommand: AsyncParsableCommand {
             guard names.insert(b.name).inserted else { throw ValidationError("candidate '\(b.name)' is given twice") }
             result.append(.baseline(b))
         }
-        return result
+        // Every schedule of an evaluation shares one base augmentation; say so when a schedule
+        // was learned with another one.
+        let used = base.value, cutout = resolvedScheduleCutout(documents)
+        for (document, candidate) in zip(documents, result.filter { $0.kind == .schedule }) {
+            let own = document.baseAugmentation
+            if own.padding != used.padding || own.horizontalFlip != used.flip || own.cutoutSize != cutout {
+                logger?.warning("schedule \(candidate.name) was learned with pad \(own.padding), flip \(own.horizontalFlip), Cutout \(own.cutoutSize); this evaluation trains it with pad \(used.padding), flip \(used.flip), Cutout \(cutout) (--padding, --flip, --schedule-cutout set it)")
+            }
+        }
+        return (result, documents)
     }
 
     func evaluate(_ logger: Logger) throws -> Int32 {
-        let candidates = try candidates()
+        let (candidates, documents) = try candidatesAndDocuments(logger: logger)
         logger.info("loading \(data)")
         let (train, test) = try DataSource(parsing: data).load()
         let trainImages = trainSize ?? train.count
@@ -170,8 +196,10 @@ struct EvaluateCommand: AsyncParsableCommand {
         options.batchSize = batchSize
         options.sgd.learningRate = learningRate
         let b = base.value
-        let job = JobDescription(data: data, trainSize: trainImages, validationSize: validationSize ?? 0, splitSeed: 0, model: spec, options: options,
+        let scheduleCutoutUsed = resolvedScheduleCutout(documents)
+        var job = JobDescription(data: data, trainSize: trainImages, validationSize: validationSize ?? 0, splitSeed: 0, model: spec, options: options,
                                  padding: b.padding, flip: b.flip, cutout: b.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
+        if scheduleCutoutUsed != b.cutout { job.scheduleCutout = scheduleCutoutUsed }
         let seedList = try SeedList.parse(seeds)
         let db = try store.open()
         let runId = "evaluation of \(candidates.count) candidates × \(seedList.count) seeds"
@@ -203,7 +231,8 @@ struct EvaluateCommand: AsyncParsableCommand {
             trainingImagesDescription: trainImages == train.count ? "the full training set"
                 : "the first \(trainImages) of the training set's seed-0 shuffle: the train + validation images of a seed-0 search of that size",
             testImages: heldOutLabels.count,
-            baseAugmentation: "pad \(b.padding) + random crop, \(b.flip ? "horizontal flip" : "no flip"), Cutout \(b.cutout)",
+            baseAugmentation: "pad \(b.padding) + random crop, \(b.flip ? "horizontal flip" : "no flip"), Cutout \(b.cutout)"
+                + (job.scheduleCutout.map { "; schedules and their ablations: Cutout \($0 == 0 ? "none" : String($0)) (what they were learned with)" } ?? ""),
             optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)",
             heldOut: validationSize == nil ? .test : .validation,
             commandLine: shellCommandLine(CommandLine.arguments), gitRevision: GitRevision.current)

@@ -45,6 +45,8 @@ struct PlanOptions: ParsableArguments {
     var data: String?
     @Option(help: "Override the model, e.g. wrn-40-2.")
     var model: String?
+    @Option(help: "Override the architecture form: pba (PBA's WRN, the default) or zagoruyko (1×1 projection shortcuts).")
+    var form: String?
     @Option(help: "Override the population size.")
     var population: Int?
     @Option(help: "Override the search's epochs.")
@@ -93,6 +95,10 @@ struct PlanOptions: ParsableArguments {
         }
         if let data { plan.data = data }
         if let model { plan.model = model }
+        if let form {
+            guard ModelSpec.Form(rawValue: form) != nil else { throw ValidationError("--form must be pba or zagoruyko, got '\(form)'") }
+            plan.form = form
+        }
         if let population { plan.population = population }
         if let epochs { plan.epochs = epochs }
         if let interval { plan.interval = interval }

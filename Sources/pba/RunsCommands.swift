@@ -34,6 +34,9 @@ func printStatus(_ db: Store, _ record: RunRecord) throws {
     let total = configuration.populationSize * configuration.epochs
     print("run \(record.id): \(record.status.rawValue), created \(record.createdAt)")
     print("  \(configuration.populationSize) members, \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue), seed \(configuration.seed)")
+    let selection = configuration.selection
+    print("  start \(configuration.initialPolicy.rawValue), explore \(configuration.explore.rawValue), ranking \(selection.ranking.rawValue)"
+          + (selection.ranking == .smoothed ? " (weight \(selection.smoothing))" : "") + ", exploit margin \(selection.margin) standard errors")
     print("  progress: \(done)/\(total) member-epochs, \(finished.count) intervals finished, \(intervals.count - finished.count) in flight or abandoned, \(search.perturbations.count) perturbations")
     if let first = finished.map(\.startedAt).min(), let last = finished.compactMap(\.finishedAt).max(), last > first {
         let minutes = last.timeIntervalSince(first) / 60
@@ -57,8 +60,15 @@ func printStatus(_ db: Store, _ record: RunRecord) throws {
             print("    \(w): \(rows.filter { $0.finishedAt != nil }.count) finished, \(rows.filter { $0.finishedAt == nil }.count) in hand")
         }
     }
+    print("  " + exploitNoiseLine(ExploitNoiseSummary(search.exploitChecks)))
     if let outcome = search.outcome {
         print(String(format: "  best member %d, validation accuracy %.2f%%", outcome.bestMember, outcome.validationAccuracy * 100))
+        if let verdict = OutcomeVerdict(search: search) {
+            print("  " + winnerSummary(verdict, search: search).replacingOccurrences(of: "\n", with: "\n  "))
+            if let setup = try? JSONDecoder().decode(StoredRunSetup.self, from: Data(record.trainingConfiguration.utf8)) {
+                print("  " + verdict.line(base: baseDescription(setup.job)))
+            }
+        }
     }
 }
 

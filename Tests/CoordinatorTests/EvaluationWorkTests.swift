@@ -91,9 +91,22 @@ final class EvaluationWorkTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(work.finishedOutcome()).count, 3)
     }
 
-    func testAnEvaluationJobMustNotHoldBackValidationImages() throws {
+    /// A job that holds back validation images is scored on them, not on the test set: its cells
+    /// must never be taken for (or reused as) test-set cells of the same recipe.
+    func testValidationScoredJobsKeepTheirOwnCells() throws {
+        let db = try store()
+        let test = try EvaluationWork(store: db, runId: "e", job: job(), candidates: [.baseline(.none)], seeds: [1], logger: logger)
+        let a = try XCTUnwrap(test.nextAssignment(worker: "w1"))
+        XCTAssertTrue(try test.record(result(a), worker: "w1"))
         var j = try job()
         j.validationSize = 5
-        XCTAssertThrowsError(try EvaluationWork(store: store(), runId: "e", job: j, candidates: [.baseline(.none)], seeds: [1], logger: logger))
+        let validation = try EvaluationWork(store: db, runId: "e", job: j, candidates: [.baseline(.none)], seeds: [1], logger: logger)
+        XCTAssertNotEqual(validation.jobKey, test.jobKey)
+        XCTAssertEqual(validation.alreadyDone, 0)
+        XCTAssertNotNil(try validation.nextAssignment(worker: "w1"))
+        var s = try job()
+        s.scheduleCutout = 0
+        XCTAssertNotEqual(try EvaluationWork(store: db, runId: "e", job: s, candidates: [.baseline(.none)], seeds: [1], logger: logger).jobKey,
+                          test.jobKey, "a schedule Cutout of its own is another training setup")
     }
 }

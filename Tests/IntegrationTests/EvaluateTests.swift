@@ -91,6 +91,25 @@ final class EvaluateTests: XCTestCase {
         XCTAssertTrue(log3.contains("12 cells; 10 already in"), log3)
     }
 
+    /// Explicit seeds and scoring on held-out training images: the report says so, names the
+    /// seeds and the command that reproduces it.
+    func testExplicitSeedsAndValidationScoring() throws {
+        let dir = try PBAProcess.temporaryDirectory(self)
+        let args = ["evaluate", "--train-size", "128", "--validation-size", "64", "--epochs", "1", "--seeds", "7,9", "--batch-size", "64",
+                    "--baselines", "none,base", "--workers", "1", "--bootstrap-resamples", "200", "--schedule-cutout", "0",
+                    "--db", dir + "/e.sqlite", "--out", dir + "/out"]
+        let p = try PBAProcess.start(args, log: dir + "/log")
+        XCTAssertEqual(PBAProcess.wait(p, seconds: 120, "pba evaluate"), 0, (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? "")
+        let md = try String(contentsOfFile: dir + "/out/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("scored on 64 held-out **validation** images"), md)
+        XCTAssertTrue(md.contains("- seeds: 7, 9 "), md)
+        XCTAssertTrue(md.contains("Cutout 16; schedules and their ablations: Cutout none"), md)
+        XCTAssertTrue(md.contains("- reproduce: `pba evaluate --train-size 128 --validation-size 64"), md)
+        let cells = try ReportCSV.parse(String(contentsOfFile: dir + "/out/cells.csv", encoding: .utf8), file: "cells.csv")
+        XCTAssertEqual(Set(cells.compactMap { $0["seed"] }), ["7", "9"])
+        XCTAssertEqual(cells.count, 4)
+    }
+
     func testBadInputIsRejectedWithAClearMessage() throws {
         let dir = try PBAProcess.temporaryDirectory(self)
         let broken = dir + "/broken.json"
@@ -100,6 +119,10 @@ final class EvaluateTests: XCTestCase {
             (["evaluate", "--schedule", broken, "--db", dir + "/a.sqlite"], broken),
             (["evaluate", "--schedule", dir + "/missing.json", "--db", dir + "/a.sqlite"], "cannot read"),
             (["evaluate", "--seeds", "0"], "--seeds"),
+            (["evaluate", "--seeds", "9-3"], "runs backwards"),
+            (["evaluate", "--seeds", "1,x"], "'x' is not a seed"),
+            (["evaluate", "--validation-size", "100"], "--validation-size needs --train-size"),
+            (["evaluate", "--schedule-cutout", "-1"], "--schedule-cutout"),
             (["evaluate", "--bind", "tcp://0.0.0.0:5999"], "--curve-key and --allow"),
         ]
         for (args, expected) in cases {

@@ -49,6 +49,63 @@ final class SearchDaemonTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/schedule.json"))
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/schedule.svg"))
         try assertNoIntervalLostOrDoubled(store, run: run.id)
+        // The demo's defaults: a mixed start, and no fixed Cutout after the policy.
+        let configuration = try JSONDecoder().decode(SearchConfiguration.self, from: Data(run.searchConfiguration.utf8))
+        XCTAssertEqual(configuration.initialPolicy, .mixed)
+        XCTAssertTrue(run.trainingConfiguration.contains("\"cutout\":0"), run.trainingConfiguration)
+        let log = try String(contentsOfFile: dir + "/log", encoding: .utf8)
+        XCTAssertTrue(log.contains("Expected to help: "), log)
+        XCTAssertTrue(log.contains("winner: member "), log)
+        XCTAssertTrue(log.contains("exploit: "), log)
+    }
+
+    /// PB2's explore and noise-aware selection through real workers: the stored configuration
+    /// says what ran, and every result carries per-image correctness for the validation images.
+    func testPB2AndNoiseAwareSelectionEndToEnd() throws {
+        let dir = try PBAProcess.temporaryDirectory(self)
+        let options = ["--explore", "pb2", "--exploit-margin", "0.5", "--ranking", "smoothed", "--smoothing", "0.7",
+                       "--initial-policy", "sampled", "--epochs", "6"]
+        let p = try PBAProcess.start(["search", "--db", dir + "/pba.sqlite", "--workers", "2", "--out", dir + "/out"] + plan + options,
+                                     log: dir + "/log")
+        XCTAssertEqual(PBAProcess.wait(p, seconds: 180, "pba search"), 0, (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? "")
+        let (run, _, store) = try finishedRun(dir + "/pba.sqlite")
+        let configuration = try JSONDecoder().decode(SearchConfiguration.self, from: Data(run.searchConfiguration.utf8))
+        XCTAssertEqual(configuration.explore, .pb2)
+        XCTAssertEqual(configuration.selection, SelectionRules(ranking: .smoothed, smoothing: 0.7, margin: 0.5))
+        XCTAssertEqual(configuration.initialPolicy, .sampled)
+        let results = try store.events(run: run.id).compactMap { e -> IntervalResult? in
+            if case let .assignmentFinished(r) = e { return r } else { return nil }
+        }
+        XCTAssertFalse(results.isEmpty)
+        for r in results {
+            let bits = try XCTUnwrap(r.validationCorrect, "result of \(r.assignment) without per-image correctness")
+            XCTAssertEqual(bits.count, 128)
+            XCTAssertEqual(bits.accuracy, r.validationAccuracy, accuracy: 1e-6)
+        }
+        let search = try PopulationSearch.replay(configuration: configuration, events: store.events(run: run.id))
+        XCTAssertFalse(search.observations.isEmpty, "PB2 had no data")
+        XCTAssertTrue(search.exploitChecks.allSatisfy { $0.paired })
+    }
+
+    func testBadSearchOptionsAreRejectedWithAClearMessage() throws {
+        let dir = try PBAProcess.temporaryDirectory(self)
+        let cases: [([String], String)] = [
+            (["--explore", "pb3"], "--explore must be pba or pb2"),
+            (["--initial-policy", "all"], "zero, sampled or mixed"),
+            (["--exploit-margin", "-1"], "--exploit-margin"),
+            (["--smoothing", "2"], "--smoothing"),
+            (["--ranking", "best"], "--ranking"),
+            (["--cutout", "2000"], "cutout must be"),
+            (["--padding", "99"], "padding must be"),
+            (["--form", "resnet"], "--form must be pba or zagoruyko"),
+        ]
+        for (args, expected) in cases {
+            let log = dir + "/log-\(UUID().uuidString)"
+            let p = try PBAProcess.start(["search", "--db", dir + "/x.sqlite", "--workers", "0"] + plan + args, log: log)
+            XCTAssertNotEqual(PBAProcess.wait(p, seconds: 30, args.joined(separator: " ")), 0)
+            let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            XCTAssertTrue(text.contains(expected), "\(args): expected '\(expected)' in: \(text)")
+        }
     }
 
     func testCoordinatorKilledMidRunResumesWithNothingLostOrDoubled() throws {
