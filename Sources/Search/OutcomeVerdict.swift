@@ -37,6 +37,9 @@ public struct OutcomeVerdict: Hashable, Sendable {
     /// Winner minus baseline member (fraction) and its standard error.
     public var gap: Double?
     public var standardError: Double?
+    /// Zero-policy members were part of the start (zero or mixed), so "unknown" means they were
+    /// all overtaken and copied better members.
+    public var hadZeroStart: Bool
 
     public init?(search: PopulationSearch) {
         guard let outcome = search.outcome else { return nil }
@@ -45,6 +48,7 @@ public struct OutcomeVerdict: Hashable, Sendable {
         let policies = outcome.lineage.segments.map(\.policy)
         func isZero(_ p: Policy) -> Bool { p.values.allSatisfy { $0 == 0 } }
         self.winner = outcome.bestMember
+        hadZeroStart = search.configuration.initialPolicy != .sampled
         winnerAccuracy = outcome.validationAccuracy
         scheduleIsEmpty = outcome.lineage.segments.filter { $0.epochCount > 0 }.allSatisfy { isZero($0.policy) }
         startedAtZero = policies.first.map(isZero) ?? true
@@ -96,6 +100,11 @@ public struct OutcomeVerdict: Hashable, Sendable {
             return "Expected to help: likely. The schedule beat the base augmentation alone (\(base)) by \(points(gap ?? 0)) points "
                 + "on validation (\(String(format: "%.1f", (gap ?? 0) / (standardError ?? 1))) standard errors, on the images it was chosen on); confirm with `pba evaluate`."
         case .unknown:
+            if hadZeroStart {
+                return "Expected to help: unknown, leaning yes. Every member that started with the base augmentation alone (\(base)) "
+                    + "fell into the bottom quarter and copied an augmented one, so none reached the end to compare with; "
+                    + "`pba evaluate --baselines base` tells."
+            }
             return "Expected to help: unknown. No member trained with the base augmentation alone (\(base)) to the end to compare with "
                 + "(start with --initial-policy mixed); `pba evaluate --baselines base` tells."
         }

@@ -239,6 +239,14 @@ final class SelectionTests: XCTestCase {
         // A sampled start has no free baseline member.
         let none = try finished(initial: .sampled, [[(0.6, nil), (0.5, nil), (0.55, nil), (0.8, nil)]])
         XCTAssertEqual(OutcomeVerdict(search: none)?.expectation, .unknown)
+        XCTAssertTrue(try XCTUnwrap(OutcomeVerdict(search: none)).line(base: "b").contains("--initial-policy mixed"))
+        // A mixed start whose zero-policy member copied a better one: unknown, but not for want of one.
+        let copied = try finished(initial: .mixed, [[(0.3, bits(120, of: n)), (0.5, bits(200, of: n)), (0.55, bits(220, of: n)), (0.8, bits(320, of: n))],
+                                                    [(0.82, bits(328, of: n)), (0.5, bits(200, of: n)), (0.55, bits(220, of: n)), (0.81, bits(324, of: n))]])
+        let v2 = try XCTUnwrap(OutcomeVerdict(search: copied))
+        XCTAssertNil(v2.baselineMember, "member 0 copied member 3 after the first interval")
+        XCTAssertEqual(v2.expectation, .unknown)
+        XCTAssertTrue(v2.line(base: "b").contains("leaning yes"), v2.line(base: "b"))
         XCTAssertNil(OutcomeVerdict(search: try search()), "no verdict before the end")
     }
 }
