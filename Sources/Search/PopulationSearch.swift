@@ -119,47 +119,29 @@ public struct PopulationSearch: Hashable, Sendable {
         return true
     }
 
+    private var population: Population? {
+        switch state {
+        case .notStarted: return nil
+        case let .running(p), let .finished(p, _): return p
+        }
+    }
+
     public var outcome: SearchOutcome? {
         if case let .finished(_, outcome) = state { return outcome }
         return nil
     }
 
-    public var members: [PopulationMember] {
-        switch state {
-        case .notStarted: return []
-        case let .running(p), let .finished(p, _): return p.members
-        }
-    }
+    public var members: [PopulationMember] { population?.members ?? [] }
 
-    public var assignments: [AssignmentRecord] {
-        switch state {
-        case .notStarted: return []
-        case let .running(p), let .finished(p, _): return p.assignments
-        }
-    }
+    public var assignments: [AssignmentRecord] { population?.assignments ?? [] }
 
-    public var perturbations: [PerturbationRecord] {
-        switch state {
-        case .notStarted: return []
-        case let .running(p), let .finished(p, _): return p.perturbations
-        }
-    }
+    public var perturbations: [PerturbationRecord] { population?.perturbations ?? [] }
 
     /// Every decision where a bottom member was told to copy, with the gap's noise.
-    public var exploitChecks: [ExploitCheck] {
-        switch state {
-        case .notStarted: return []
-        case let .running(p), let .finished(p, _): return p.exploitChecks
-        }
-    }
+    public var exploitChecks: [ExploitCheck] { population?.exploitChecks ?? [] }
 
     /// The (policy, improvement) data PB2's explore fits.
-    public var observations: [PB2Observation] {
-        switch state {
-        case .notStarted: return []
-        case let .running(p), let .finished(p, _): return p.observations
-        }
-    }
+    public var observations: [PB2Observation] { population?.observations ?? [] }
 
     /// Checkpoints that future assignments or copies can start from: each member's current one.
     /// Any other checkpoint may be garbage-collected.

@@ -6,7 +6,7 @@ import Augment
 /// configuration, and a schedule records the one it was learned with.
 public struct SearchConfiguration: Hashable, Codable, Sendable {
     /// When decisions are made.
-    public enum Mode: String, Hashable, Codable, Sendable {
+    public enum Mode: String, Hashable, Codable, Sendable, CaseIterable {
         /// A member decides as soon as it reports (Ray Tune's PBT): no worker waits for others.
         case asynchronous
         /// Every member finishes interval i before any decision for i; the search is then a

@@ -104,28 +104,10 @@ struct PlanOptions: ParsableArguments {
         if let interval { plan.interval = interval }
         if let trainSize { plan.trainSize = trainSize }
         if let validationSize { plan.validationSize = validationSize }
-        if let mode {
-            guard let m = SearchConfiguration.Mode(rawValue: mode) else { throw ValidationError("--mode must be asynchronous or synchronous, got '\(mode)'") }
-            plan.mode = m
-        }
-        if let initialPolicy {
-            guard let p = SearchConfiguration.InitialPolicy(rawValue: initialPolicy) else {
-                throw ValidationError("--initial-policy must be zero, sampled or mixed, got '\(initialPolicy)'")
-            }
-            plan.initialPolicy = p
-        }
-        if let explore {
-            guard let e = SearchConfiguration.ExploreAlgorithm(rawValue: explore) else {
-                throw ValidationError("--explore must be pba or pb2, got '\(explore)'")
-            }
-            plan.explore = e
-        }
-        if let ranking {
-            guard let r = SelectionRules.Ranking(rawValue: ranking) else {
-                throw ValidationError("--ranking must be latest or smoothed, got '\(ranking)'")
-            }
-            plan.ranking = r
-        }
+        if let mode { plan.mode = try choice(mode, option: "--mode") }
+        if let initialPolicy { plan.initialPolicy = try choice(initialPolicy, option: "--initial-policy") }
+        if let explore { plan.explore = try choice(explore, option: "--explore") }
+        if let ranking { plan.ranking = try choice(ranking, option: "--ranking") }
         if let smoothing {
             guard smoothing > 0, smoothing <= 1 else { throw ValidationError("--smoothing must be in (0, 1], got \(smoothing)") }
             plan.smoothing = smoothing
@@ -140,6 +122,14 @@ struct PlanOptions: ParsableArguments {
         if let seed { plan.seed = seed }
         return plan
     }
+}
+
+/// One of an option's named values, or an error listing them all ("--x must be a, b or c, got 'd'").
+func choice<T: RawRepresentable & CaseIterable>(_ value: String, option: String) throws -> T where T.RawValue == String {
+    if let v = T(rawValue: value) { return v }
+    let names = T.allCases.map(\.rawValue)
+    let list = names.count > 1 ? names.dropLast().joined(separator: ", ") + " or " + names.last! : names.joined()
+    throw ValidationError("\(option) must be \(list), got '\(value)'")
 }
 
 enum RunSetup {
