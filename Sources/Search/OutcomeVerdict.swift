@@ -67,11 +67,7 @@ public struct OutcomeVerdict: Hashable, Sendable {
         } else if let best, let b = best.latestAccuracy {
             let g = outcome.validationAccuracy - b
             gap = g
-            if let x = winner.latestCorrect, let y = best.latestCorrect {
-                standardError = RankingNoise.pairedStandardError(x, y)
-            } else if let n = winner.latestCorrect?.count ?? best.latestCorrect?.count {
-                standardError = RankingNoise.unpairedStandardError(outcome.validationAccuracy, b, images: n)
-            }
+            standardError = RankingNoise.gapStandardError(outcome.validationAccuracy, winner.latestCorrect, b, best.latestCorrect)?.value
             if let se = standardError, se > 0 {
                 expectation = g >= 2 * se ? .likely : .unclear
             } else {

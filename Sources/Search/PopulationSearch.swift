@@ -343,14 +343,10 @@ public struct PopulationSearch: Hashable, Sendable {
     static func check(source: PopulationMember, target: PopulationMember) -> ExploitCheck {
         let a = source.latestAccuracy ?? -.infinity, b = target.latestAccuracy ?? -.infinity
         let gap = a - b
-        var se: Double?, paired = false, halves: Bool?
-        if let x = source.latestCorrect, let y = target.latestCorrect, let s = RankingNoise.pairedStandardError(x, y) {
-            se = s
-            paired = true
-            halves = RankingNoise.halvesDisagree(x, y)
-        } else if let n = source.latestCorrect?.count ?? target.latestCorrect?.count {
-            se = RankingNoise.unpairedStandardError(a, b, images: n)
-        }
+        let error = RankingNoise.gapStandardError(a, source.latestCorrect, b, target.latestCorrect)
+        let se = error?.value, paired = error?.paired ?? false
+        var halves: Bool?
+        if paired, let x = source.latestCorrect, let y = target.latestCorrect { halves = RankingNoise.halvesDisagree(x, y) }
         let reversal = gap.isFinite ? se.map { RankingNoise.reversalProbability(gap: gap, standardError: $0) } : nil
         return ExploitCheck(target: target.index, source: source.index, targetEpoch: target.completedEpochs, gap: gap,
                             standardError: se, paired: paired, reversalProbability: reversal, halvesDisagree: halves, copied: true)

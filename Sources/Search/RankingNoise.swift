@@ -84,6 +84,16 @@ public enum RankingNoise {
         return ((a * (1 - a) + b * (1 - b)) / Double(n)).squareRoot()
     }
 
+    /// The standard error of accuracy(a) − accuracy(b): paired when both results carry
+    /// per-image correctness for the same images, else unpaired on the image count one of them
+    /// gives; nil when neither says how many images were scored.
+    public static func gapStandardError(_ a: Double, _ aCorrect: CorrectnessBits?,
+                                        _ b: Double, _ bCorrect: CorrectnessBits?) -> (value: Double, paired: Bool)? {
+        if let x = aCorrect, let y = bCorrect, let s = pairedStandardError(x, y) { return (s, true) }
+        guard let n = aCorrect?.count ?? bCorrect?.count, let s = unpairedStandardError(a, b, images: n) else { return nil }
+        return (s, false)
+    }
+
     /// Probability that an independent evaluation of the same size reverses the sign of an
     /// observed gap g with standard error s: with a flat prior on the true gap, the true gap is
     /// N(g, s²) and a fresh measurement N(g, 2s²), so P = Φ(−|g| / (√2·s)). 0.5 for a zero gap.

@@ -123,10 +123,6 @@ struct EvaluateCommand: AsyncParsableCommand {
         return own.count == 1 ? own.first! : base.value.cutout
     }
 
-    func candidates(logger: Logger? = nil) throws -> [Candidate] {
-        try candidatesAndDocuments(logger: logger).candidates
-    }
-
     func candidatesAndDocuments(logger: Logger? = nil) throws -> (candidates: [Candidate], documents: [AugmentationSchedule]) {
         var result: [Candidate] = []
         var documents: [AugmentationSchedule] = []
