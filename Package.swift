@@ -18,7 +18,10 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CCrypto", path: "Sources/CCrypto"),
         .systemLibrary(name: "CZeroMQ", path: "Sources/CZeroMQ"),
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        // pba's own C kernels (AVX2 and AVX-512 paths in one binary, chosen at run time).
+        // -O3: at -O2 clang does not fully unroll the register blocks and they run at half speed.
+        .target(name: "CKernels", path: "Sources/CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensor", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "Engine", dependencies: ["Tensor", "CZlib", "CCrypto"]),
         .target(name: "Augment", dependencies: ["Engine"]),
         .target(name: "Search", dependencies: ["Augment"]),

@@ -14,6 +14,10 @@ public final class Workspace: @unchecked Sendable {
     let winogradFirst = Tensor(shape: [0]), winogradSecond = Tensor(shape: [0])
     /// Winograd: transformed weights `[36, Cin, Cout]` and their gradient.
     let winogradWeights = Tensor(shape: [0]), winogradWeightGradient = Tensor(shape: [0])
+    /// im2col backward: the weights transposed, `[Cout, k·k·Cin]`.
+    let transposedWeights = Tensor(shape: [0])
+    /// Winograd: the rotated filters' transform `[36, Cin, Cout]` before its transposition.
+    let winogradRotatedWeights = Tensor(shape: [0])
     /// Winograd: per-job scratch of the transforms.
     let winogradScratch = Tensor(shape: [0])
     /// Upper bound on the two Winograd buffers of one chunk together, in floats (1 MiB, about
@@ -103,8 +107,8 @@ public final class Conv2D {
         let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer), wp = SendablePointer(weight)
         if isPointwise {
             ConvolutionParts(items: n * h * w, threads: ComputeThreads.count).run { _, rows in
-                BLAS.sgemm(m: rows.count, n: cout, k: cin, a: xp.pointer + rows.lowerBound * cin, lda: cin,
-                           b: wp.pointer, ldb: cout, c: yp.pointer + rows.lowerBound * cout, ldc: cout)
+                Kernels.sgemm(m: rows.count, n: cout, k: cin, a: xp.pointer + rows.lowerBound * cin, lda: cin,
+                              b: wp.pointer, ldb: cout, c: yp.pointer + rows.lowerBound * cout, ldc: cout)
             }
             return output
         }
@@ -119,8 +123,8 @@ public final class Conv2D {
             while first < images.upperBound {
                 let count = min(chunk, images.upperBound - first)
                 im2col(x, images: first..<(first + count), into: cols)
-                BLAS.sgemm(m: count * oh * ow, n: cout, k: kk, a: cols, lda: kk, b: wp.pointer, ldb: cout,
-                           c: yp.pointer + first * oh * ow * cout, ldc: cout)
+                Kernels.sgemm(m: count * oh * ow, n: cout, k: kk, a: cols, lda: kk, b: wp.pointer, ldb: cout,
+                              c: yp.pointer + first * oh * ow * cout, ldc: cout)
                 first += count
             }
         }
@@ -140,8 +144,18 @@ public final class Conv2D {
             return inputGradient
         }
         let (cin, cout) = (inChannels, outChannels)
-        let xp = SendablePointer(x.pointer), dyp = SendablePointer(dy.pointer), wp = SendablePointer(weight)
+        let xp = SendablePointer(x.pointer), dyp = SendablePointer(dy.pointer)
         let dxp = SendablePointer(inputGradient.pointer)
+        // dx = dy · Wᵀ as a plain product with Wᵀ `[Cout, k·k·Cin]` (the kernels take op(A) only).
+        let transposed = workspace.transposedWeights
+        if needInputGradient {
+            transposed.resize(to: [cout * kk])
+            let (w, t) = (weight, transposed.pointer)
+            for r in 0..<kk {
+                for c in 0..<cout { t[c &* kk &+ r] = w[r &* cout &+ c] }
+            }
+        }
+        let wtp = SendablePointer(transposed.pointer)
         let weightFloats = kk * cout
         // With one part dW accumulates straight into the store; with several, each part sums into
         // its own partial and the partials are added in part order (`addPartials`).
@@ -151,12 +165,12 @@ public final class Conv2D {
         let partials = SendablePointer(workspace.weightPartials.pointer), dwp = SendablePointer(weightGradient)
         if isPointwise {
             parts.run { part, rows in
-                BLAS.sgemm(transA: true, m: cin, n: cout, k: rows.count, a: xp.pointer + rows.lowerBound * cin, lda: cin,
-                           b: dyp.pointer + rows.lowerBound * cout, ldb: cout, beta: single ? 1 : 0,
-                           c: single ? dwp.pointer : partials.pointer + part * weightFloats, ldc: cout)
+                Kernels.sgemm(transA: true, m: cin, n: cout, k: rows.count, a: xp.pointer + rows.lowerBound * cin, lda: cin,
+                              b: dyp.pointer + rows.lowerBound * cout, ldb: cout, accumulate: single,
+                              c: single ? dwp.pointer : partials.pointer + part * weightFloats, ldc: cout)
                 if needInputGradient {
-                    BLAS.sgemm(transB: true, m: rows.count, n: cin, k: cout, a: dyp.pointer + rows.lowerBound * cout, lda: cout,
-                               b: wp.pointer, ldb: cout, c: dxp.pointer + rows.lowerBound * cin, ldc: cin)
+                    Kernels.sgemm(m: rows.count, n: cin, k: cout, a: dyp.pointer + rows.lowerBound * cout, lda: cout,
+                                  b: wtp.pointer, ldb: cin, c: dxp.pointer + rows.lowerBound * cin, ldc: cin)
                 }
             }
             if !single { addPartials(partials.pointer, parts: parts.count, floats: weightFloats, into: weightGradient) }
@@ -175,11 +189,11 @@ public final class Conv2D {
                 let rows = count * oh * ow
                 let dyChunk = dyp.pointer + first * oh * ow * cout
                 im2col(x, images: first..<(first + count), into: cols)
-                BLAS.sgemm(transA: true, m: kk, n: cout, k: rows, a: cols, lda: kk, b: dyChunk, ldb: cout,
-                           beta: single || first > images.lowerBound ? 1 : 0, c: dw, ldc: cout)
+                Kernels.sgemm(transA: true, m: kk, n: cout, k: rows, a: cols, lda: kk, b: dyChunk, ldb: cout,
+                              accumulate: single || first > images.lowerBound, c: dw, ldc: cout)
                 if needInputGradient {
-                    BLAS.sgemm(transB: true, m: rows, n: kk, k: cout, a: dyChunk, lda: cout,
-                               b: wp.pointer, ldb: cout, c: cols, ldc: kk)
+                    Kernels.sgemm(m: rows, n: kk, k: cout, a: dyChunk, lda: cout,
+                                  b: wtp.pointer, ldb: kk, c: cols, ldc: kk)
                     col2im(cols, images: first..<(first + count), into: inputGradient, inputShape: x.shape)
                 }
                 first += count

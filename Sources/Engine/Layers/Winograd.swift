@@ -35,6 +35,10 @@ import Tensor
 /// but needs 4 instead of 2.25 multiplies per output and channel pair (direct: 9); an error of
 /// 1e-5 is far below what SGD on float32 notices.
 ///
+/// Where the channel count is a multiple of the vector width, the transforms and products run in
+/// pba's C kernels (`Kernels`, AVX-512 or AVX2 chosen at run time); the Swift code below is the
+/// path for other widths (the stem's 3 input channels) and machines without either set.
+///
 /// Same inputs and thread count give bit-identical results: the part split depends only on the
 /// tile and thread counts, each GEMM runs on one thread, and partial sums are combined in order.
 enum Winograd {
@@ -241,8 +245,9 @@ enum Winograd {
     /// V = Bᵀ d B for tiles `tiles` of x `[n, h, w, channels]` → v `[36, tiles.count, channels]`.
     static func transformInput(_ x: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                into v: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let count = tiles.count, first = tiles.lowerBound
         let (h, w) = (tiling.height, tiling.width)
+        if Kernels.winogradInput(x, height: h, width: w, channels: c, tiles: tiles, into: v, scratch: scratch) { return }
+        let count = tiles.count, first = tiles.lowerBound
         let plane = count &* c
         let patch = scratch                          // [6, 6, c] zero-padded copy for edge tiles
         let tmp = patch + 36 &* c                    // [6, 6, c] after the column pass
@@ -284,8 +289,9 @@ enum Winograd {
     /// → z `[36, tiles.count, channels]`.
     static func transformOutputGradient(_ dy: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                         into z: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let count = tiles.count, first = tiles.lowerBound
         let (h, w) = (tiling.height, tiling.width)
+        if Kernels.winogradOutputGradient(dy, height: h, width: w, channels: c, tiles: tiles, into: z) { return }
+        let count = tiles.count, first = tiles.lowerBound
         let plane = count &* c
         let patch = scratch                          // [4, 4, c] zero-padded copy for edge tiles
         let tmp = patch + 16 &* c                    // [6, 4, c] after the column pass
@@ -324,8 +330,9 @@ enum Winograd {
     /// y `[n, h, w, channels]`, overwritten.
     static func transformOutput(_ m: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                 into y: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let count = tiles.count, first = tiles.lowerBound
         let (h, w) = (tiling.height, tiling.width)
+        if Kernels.winogradOutput(m, height: h, width: w, channels: c, tiles: tiles, into: y) { return }
+        let count = tiles.count, first = tiles.lowerBound
         let plane = count &* c
         let tmp = scratch                            // [4, 6, c] after the column pass
         let row = tmp + 24 &* c                      // [4, c] one output row of an edge tile
@@ -351,19 +358,32 @@ enum Winograd {
 
     // MARK: the 36 products
 
-    /// For each ξ: `c[ξ] = op(a[ξ]) · op(b[ξ]) (+ c[ξ] if accumulate)`, with a, b, c given as
+    /// For each ξ: `c[ξ] = op(a[ξ]) · b[ξ] (+ c[ξ] if accumulate)`, with a, b, c given as
     /// base pointers and per-position strides. Runs on the calling thread (BLAS single-threaded
-    /// inside `ConvolutionParts.run`).
+    /// inside `ConvolutionParts.run`). At these sizes (k or n = 3-128) pba's register-blocked
+    /// kernels (`Kernels.sgemm`) replace BLAS wherever n suits the vector width: measured on
+    /// WRN-10-1, OpenBLAS spent about as long packing as multiplying.
     @inline(__always)
-    static func multiply(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    static func multiply(transA: Bool = false, m: Int, n: Int, k: Int,
                          a: UnsafePointer<Float>, lda: Int, strideA: Int,
                          b: UnsafePointer<Float>, ldb: Int, strideB: Int,
                          accumulate: Bool = false,
                          c: UnsafeMutablePointer<Float>, ldc: Int, strideC: Int) {
         for xi in 0..<positions {
-            BLAS.sgemm(transA: transA, transB: transB, m: m, n: n, k: k,
-                       a: a + xi &* strideA, lda: lda, b: b + xi &* strideB, ldb: ldb,
-                       beta: accumulate ? 1 : 0, c: c + xi &* strideC, ldc: ldc)
+            Kernels.sgemm(transA: transA, m: m, n: n, k: k,
+                          a: a + xi &* strideA, lda: lda, b: b + xi &* strideB, ldb: ldb,
+                          accumulate: accumulate, c: c + xi &* strideC, ldc: ldc)
+        }
+    }
+
+    /// out[ξ] = in[ξ]ᵀ for the 36 planes: `[36, rows, cols]` → `[36, cols, rows]`.
+    static func transposePlanes(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+        let plane = rows &* cols
+        for xi in 0..<positions {
+            let s = src + xi &* plane, d = dst + xi &* plane
+            for r in 0..<rows {
+                for c in 0..<cols { d[c &* rows &+ r] = s[r &* cols &+ c] }
+            }
         }
     }
 }
@@ -441,9 +461,13 @@ extension Conv2D {
         let parts = ConvolutionParts(items: tiling.count, threads: ComputeThreads.count)
         let b = winogradBuffers(parts: parts, weightGradients: true)
         if needInputGradient {
-            // U'ᵀ: the rotated filters' transform, laid out [36, Cin, Cout] and used transposed.
-            Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: true, into: b.weights,
+            // U'ᵀ: the rotated filters' transform [36, Cin, Cout], transposed to [36, Cout, Cin]
+            // so that dx's products are plain (the kernels take op(A) only).
+            let rotated = workspace.winogradRotatedWeights
+            rotated.resize(to: [Winograd.positions * cin * cout])
+            Winograd.transformWeights(weight, cin: cin, cout: cout, rotated: true, into: rotated.pointer,
                                       scratch: b.scratch.pointer, scratchPerJob: b.scratchFloats)
+            Winograd.transposePlanes(rotated.pointer, rows: cin, cols: cout, into: b.weights)
         }
         let u = SendablePointer(b.weights), xp = SendablePointer(x.pointer), dyp = SendablePointer(dy.pointer)
         let dxp = SendablePointer(inputGradient.pointer)
@@ -457,8 +481,8 @@ extension Conv2D {
                 let t = tiles.count
                 if needInputGradient {
                     Winograd.transformInput(dyp.pointer, tiling: tiling, channels: cout, tiles: tiles, into: first, scratch: scratch)
-                    Winograd.multiply(transB: true, m: t, n: cin, k: cout, a: first, lda: cout, strideA: t &* cout,
-                                      b: u.pointer, ldb: cout, strideB: cin &* cout, c: second, ldc: cin, strideC: t &* cin)
+                    Winograd.multiply(m: t, n: cin, k: cout, a: first, lda: cout, strideA: t &* cout,
+                                      b: u.pointer, ldb: cin, strideB: cin &* cout, c: second, ldc: cin, strideC: t &* cin)
                     Winograd.transformOutput(second, tiling: tiling, channels: cin, tiles: tiles, into: dxp.pointer, scratch: scratch)
                 }
                 Winograd.transformOutputGradient(dyp.pointer, tiling: tiling, channels: cout, tiles: tiles, into: first, scratch: scratch)

@@ -1,0 +1,59 @@
+// pba's own compute kernels for the shapes OpenBLAS handles poorly: the many small products of a
+// Winograd convolution at 16-128 channels (K and N of 3-128, where packing and call overhead cost
+// as much as the arithmetic). One binary runs everywhere: each kernel exists for AVX-512F and for
+// AVX2+FMA, and the instruction set is chosen once at run time from the CPU (see pba_kernels_isa).
+#ifndef PBA_CKERNELS_H
+#define PBA_CKERNELS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction sets the kernels can use; a higher value includes the lower ones.
+enum {
+    PBA_ISA_NONE = 0,    ///< no kernel: callers use BLAS
+    PBA_ISA_AVX2 = 2,    ///< 256-bit AVX2 + FMA3
+    PBA_ISA_AVX512 = 3,  ///< 512-bit AVX-512F
+};
+
+/// The instruction set in use: the best the CPU has, lowered by the environment variable
+/// PBA_KERNELS=avx2|blas (to measure or test the AVX2 path on an AVX-512 machine), or by
+/// pba_kernels_set_isa.
+int pba_kernels_isa(void);
+
+/// The best instruction set this CPU supports (ignores PBA_KERNELS).
+int pba_kernels_cpu_isa(void);
+
+/// Uses at most `isa` from now on (clamped to what the CPU has); returns the set now in use.
+int pba_kernels_set_isa(int isa);
+
+/// Floats per vector of the instruction set in use (16, 8, or 0 for none).
+int pba_kernels_lanes(void);
+
+/// C[m×n] = op(A)·B, plus C's previous contents when `accumulate` is non-zero. All row-major:
+/// B is k×n with row stride ldb, C m×n with ldc. op(A) is m×k: A itself (m×k, row stride lda)
+/// when `transpose_a` is 0, else Aᵀ for A k×m with row stride lda.
+/// Returns 1 when computed, 0 when the shape is not one the kernels take (n not a multiple of
+/// the vector width, or no instruction set) and the caller must use BLAS instead.
+/// Each output element is a sum over p = 0, 1, …, k−1 in that order, so results depend only on
+/// the inputs and the instruction set, never on timing.
+int pba_sgemm_small(int transpose_a, int m, int n, int k,
+                    const float *a, int lda, const float *b, int ldb,
+                    float *c, int ldc, int accumulate);
+
+/// Winograd F(4×4, 3×3) transforms over NHWC tensors of one image size h × w with c channels,
+/// for the 4×4 output tiles [first, first + count) numbered (image, tile row, tile column); see
+/// Sources/Engine/Layers/Winograd.swift for the layouts. Each returns 1 when computed, 0 when c
+/// is not a multiple of the vector width (or no instruction set) and the caller must do it.
+/// V = Bᵀ d B: x [n, h, w, c] → v [36, count, c]; `scratch` holds 36·c floats.
+int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v, float *scratch);
+/// Y = Aᵀ M A: m [36, count, c] → the tiles' valid pixels of y [n, h, w, c], overwritten.
+int pba_winograd_output(const float *m, int h, int w, int c, long first, int count, float *y);
+/// Z = A dY Aᵀ (dY zero beyond the edges): dy [n, h, w, c] → z [36, count, c].
+int pba_winograd_output_gradient(const float *dy, int h, int w, int c, long first, int count, float *z);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,80 @@
+import XCTest
+import Tensor
+@testable import Engine
+
+/// Every convolution route (Winograd, im2col 3×3 of stride 1 and 2, 1×1 of stride 1 and 2) on
+/// channel counts the C kernels take (multiples of 8 and 16), under every instruction set this
+/// CPU has — AVX-512, AVX2 and plain BLAS with the Swift transforms — against float64 direct
+/// loops: forward, dx and the accumulated dW.
+final class KernelPathTests: XCTestCase {
+    override func tearDown() { Kernels.use(.avx512) }
+
+    struct Case { var n, h, w, cin, cout, kernel, stride: Int; var algorithm: ConvolutionAlgorithm }
+
+    /// Forward, dx, dW of a k×k convolution with symmetric padding (k−1)/2, in float64.
+    func reference(_ x: Tensor, _ w: UnsafePointer<Float>, _ dy: [Float], _ cs: Case) -> (y: [Double], dx: [Double], dw: [Double]) {
+        let (n, h, wd, c, k, s) = (cs.n, cs.h, cs.w, cs.cin, cs.kernel, cs.stride)
+        let p = (k - 1) / 2, oh = (h + 2 * p - k) / s + 1, ow = (wd + 2 * p - k) / s + 1
+        var y = [Double](repeating: 0, count: n * oh * ow * cs.cout)
+        var dx = [Double](repeating: 0, count: x.count), dw = [Double](repeating: 0, count: k * k * c * cs.cout)
+        for b in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for ky in 0..<k { for kx in 0..<k {
+            let iy = oy * s - p + ky, ix = ox * s - p + kx
+            guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+            for ci in 0..<c {
+                let xi = ((b * h + iy) * wd + ix) * c + ci, xv = Double(x[xi])
+                for co in 0..<cs.cout {
+                    let o = ((b * oh + oy) * ow + ox) * cs.cout + co, wi = ((ky * k + kx) * c + ci) * cs.cout + co
+                    y[o] += xv * Double(w[wi])
+                    dx[xi] += Double(dy[o]) * Double(w[wi])
+                    dw[wi] += xv * Double(dy[o])
+                }
+            }
+        } } } } }
+        return (y, dx, dw)
+    }
+
+    func scaledError(_ a: [Float], _ b: [Double]) -> Double {
+        var err = 0.0, scale = 0.0
+        for (x, r) in zip(a, b) { err = max(err, abs(Double(x) - r)); scale = max(scale, abs(r)) }
+        return scale == 0 ? err : err / scale
+    }
+
+    func testEveryRouteOnEveryInstructionSet() {
+        let cases = [
+            Case(n: 2, h: 9, w: 7, cin: 16, cout: 16, kernel: 3, stride: 1, algorithm: .winograd),
+            Case(n: 1, h: 8, w: 8, cin: 32, cout: 48, kernel: 3, stride: 1, algorithm: .winograd),
+            Case(n: 3, h: 5, w: 6, cin: 8, cout: 24, kernel: 3, stride: 1, algorithm: .winograd),
+            Case(n: 2, h: 4, w: 4, cin: 3, cout: 16, kernel: 3, stride: 1, algorithm: .winograd),  // the stem
+            Case(n: 2, h: 9, w: 8, cin: 16, cout: 32, kernel: 3, stride: 2, algorithm: .winograd),
+            Case(n: 2, h: 7, w: 7, cin: 16, cout: 16, kernel: 3, stride: 1, algorithm: .im2col),
+            Case(n: 2, h: 8, w: 8, cin: 16, cout: 32, kernel: 1, stride: 2, algorithm: .winograd),
+            Case(n: 2, h: 5, w: 5, cin: 32, cout: 16, kernel: 1, stride: 1, algorithm: .winograd),
+        ]
+        let sets = Kernels.InstructionSet.allCases.filter { $0.rawValue <= Kernels.cpuInstructionSet.rawValue }
+        var g = SeededGenerator(seed: 5)
+        for set in sets {
+            Kernels.use(set)
+            for cs in cases {
+                let store = ParameterStore()
+                let conv = Conv2D("c", store: store, workspace: Workspace(), inChannels: cs.cin, outChannels: cs.cout,
+                                  kernel: cs.kernel, stride: cs.stride)
+                conv.algorithm = cs.algorithm
+                store.finalize(generator: &g)
+                let x = Tensor(shape: [cs.n, cs.h, cs.w, cs.cin])
+                for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+                let y = conv.forward(x).array
+                let dy = Tensor(shape: conv.output.shape)
+                for i in 0..<dy.count { dy[i] = Float(g.nextGaussian()) }
+                let start = (0..<store.gradients.count).map { _ in Float(g.nextGaussian()) }
+                for i in 0..<start.count { store.gradients[i] = start[i] }
+                let dx = conv.backward(dy, input: x).array
+                let dw = zip(store.gradients.array, start).map { $0 - $1 }
+                let r = reference(x, store.values.pointer, dy.array, cs)
+                let label = "\(set) \(cs)"
+                XCTAssertLessThan(scaledError(y, r.y), WinogradTests.tolerance, "forward \(label)")
+                XCTAssertLessThan(scaledError(dx, r.dx), WinogradTests.tolerance, "dx \(label)")
+                XCTAssertLessThan(scaledError(dw, r.dw), WinogradTests.tolerance, "dW \(label)")
+            }
+        }
+    }
+}
