@@ -7,6 +7,9 @@
 // Expects: VT, L, ATTR, NAME(x) (appends SUFFIX).
 
 #define LOADV(p) (*(const VT *)(const void *)(p))
+
+// One vector of zeros, what taps outside the image read.
+static const float NAME(zeros)[L] __attribute__((aligned(64))) = {0};
 #define STOREV(p, v) (*(VT *)(void *)(p) = (v))
 
 // Bᵀ (6 → 6) over six vectors.
@@ -41,10 +44,36 @@ static inline __attribute__((always_inline)) ATTR void NAME(a)(const VT y[4], VT
     d[5] = y[3];
 }
 
-// V = Bᵀ d B for tiles [first, first+count): x [n, h, w, c] → v [36, count, c]. `patch` holds
-// 36·c floats (the zero-padded window of an edge tile).
+// Bᵀ d B of one tile's channels [ch, ch + L) into v; the window's rows [iy0, iy1) and columns
+// [ix0, ix1) of 0..5 lie inside the image, the rest reads as zero. `inside` (the whole window
+// in the image) is a literal at each call, so the common case has no bounds tests.
+static inline __attribute__((always_inline)) ATTR void NAME(input_tile)(const float *image0, int w, int y0, int x0, int c, int ch,
+                                                                       int inside, int iy0, int iy1, int ix0, int ix1,
+                                                                       float *out, long plane) {
+    VT col[6][6];  // [j][i]: column j after Bᵀ down the rows
+    for (int j = 0; j < 6; j++) {
+        VT in[6];
+        for (int i = 0; i < 6; i++) {
+            // Outside the image, read a zero vector: a pointer select, not a branch per tap
+            // (most tiles of an 8×8 or 16×16 image touch an edge).
+            const float *src = image0 + ((long)(y0 + i) * w + x0 + j) * c + ch;
+            if (!inside) src = (i >= iy0 && i < iy1 && j >= ix0 && j < ix1) ? src : NAME(zeros);
+            in[i] = LOADV(src);
+        }
+        NAME(bt)(in, col[j]);
+    }
+    for (int i = 0; i < 6; i++) {
+        VT in[6], o[6];
+        for (int j = 0; j < 6; j++) in[j] = col[j][i];
+        NAME(bt)(in, o);
+        for (int j = 0; j < 6; j++) STOREV(out + (i * 6 + j) * plane + ch, o[j]);
+    }
+}
+
+// V = Bᵀ d B for tiles [first, first+count): x [n, h, w, c] → v [36, count, c]. Edge tiles read
+// zeros outside the image without copying the window.
 static ATTR void NAME(input)(const float *x, int h, int w, int c, int tiles_x, int tiles_per_image,
-                             long first, int count, float *v, float *patch) {
+                             long first, int count, float *v) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
         long tile = first + t;
@@ -52,38 +81,13 @@ static ATTR void NAME(input)(const float *x, int h, int w, int c, int tiles_x, i
         int r = (int)(tile - image * tiles_per_image), ty = r / tiles_x;
         int y0 = ty * 4 - 1, x0 = (r - ty * tiles_x) * 4 - 1;
         const float *image0 = x + image * h * w * c;
-        const float *src;
-        long row_stride;
-        if (y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w) {
-            src = image0 + ((long)y0 * w + x0) * c;
-            row_stride = (long)w * c;
-        } else {
-            for (int i = 0; i < 6; i++) {
-                int iy = y0 + i;
-                for (int j = 0; j < 6; j++) {
-                    int ix = x0 + j;
-                    float *d = patch + (i * 6 + j) * c;
-                    if (iy >= 0 && iy < h && ix >= 0 && ix < w) memcpy(d, image0 + ((long)iy * w + ix) * c, sizeof(float) * c);
-                    else memset(d, 0, sizeof(float) * c);
-                }
-            }
-            src = patch;
-            row_stride = 6L * c;
-        }
         float *out = v + (long)t * c;
-        for (int ch = 0; ch < c; ch += L) {
-            VT col[6][6];  // [j][i]: column j after Bᵀ down the rows
-            for (int j = 0; j < 6; j++) {
-                VT in[6];
-                for (int i = 0; i < 6; i++) in[i] = LOADV(src + i * row_stride + j * c + ch);
-                NAME(bt)(in, col[j]);
-            }
-            for (int i = 0; i < 6; i++) {
-                VT in[6], o[6];
-                for (int j = 0; j < 6; j++) in[j] = col[j][i];
-                NAME(bt)(in, o);
-                for (int j = 0; j < 6; j++) STOREV(out + (i * 6 + j) * plane + ch, o[j]);
-            }
+        if (y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w) {
+            for (int ch = 0; ch < c; ch += L) NAME(input_tile)(image0, w, y0, x0, c, ch, 1, 0, 6, 0, 6, out, plane);
+        } else {
+            int iy0 = y0 < 0 ? -y0 : 0, iy1 = h - y0 < 6 ? h - y0 : 6;
+            int ix0 = x0 < 0 ? -x0 : 0, ix1 = w - x0 < 6 ? w - x0 : 6;
+            for (int ch = 0; ch < c; ch += L) NAME(input_tile)(image0, w, y0, x0, c, ch, 0, iy0, iy1, ix0, ix1, out, plane);
         }
     }
 }
@@ -136,8 +140,8 @@ static ATTR void NAME(output_gradient)(const float *dy, int h, int w, int c, int
             for (int j = 0; j < 4; j++) {
                 VT in[4];
                 for (int i = 0; i < 4; i++) {
-                    if (i < valid_y && j < valid_x) in[i] = LOADV(image0 + ((long)(oy + i) * w + ox + j) * c + ch);
-                    else in[i] = (VT){0};
+                    const float *src = image0 + ((long)(oy + i) * w + ox + j) * c + ch;
+                    in[i] = LOADV(i < valid_y && j < valid_x ? src : NAME(zeros));
                 }
                 NAME(a)(in, col[j]);
             }

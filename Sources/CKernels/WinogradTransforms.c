@@ -40,10 +40,11 @@ static int transform_isa(int c) {
 }
 
 int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v, float *scratch) {
+    (void)scratch;
     int tiles_x = (w + 3) / 4, tiles_per_image = ((h + 3) / 4) * tiles_x;
     switch (transform_isa(c)) {
-    case PBA_ISA_AVX512: wino_input_512(x, h, w, c, tiles_x, tiles_per_image, first, count, v, scratch); return 1;
-    case PBA_ISA_AVX2: wino_input_256(x, h, w, c, tiles_x, tiles_per_image, first, count, v, scratch); return 1;
+    case PBA_ISA_AVX512: wino_input_512(x, h, w, c, tiles_x, tiles_per_image, first, count, v); return 1;
+    case PBA_ISA_AVX2: wino_input_256(x, h, w, c, tiles_x, tiles_per_image, first, count, v); return 1;
     default: return 0;
     }
 }

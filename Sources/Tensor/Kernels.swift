@@ -71,3 +71,58 @@ extension Kernels {
         pba_winograd_output_gradient(dy, Int32(height), Int32(width), Int32(channels), tiles.lowerBound, Int32(tiles.count), z) != 0
     }
 }
+
+extension Kernels {
+    /// im2col / col2im by the C kernels (see `CKernels.h`); false, having done nothing, when
+    /// `channels` is not a multiple of the vector width.
+    @inline(__always)
+    public static func im2col(_ x: UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int, kernel k: Int,
+                              stride s: Int, padding p: Int, outputHeight oh: Int, outputWidth ow: Int,
+                              images: Range<Int>, into cols: UnsafeMutablePointer<Float>) -> Bool {
+        pba_im2col(x, Int32(h), Int32(w), Int32(c), Int32(k), Int32(s), Int32(p), Int32(oh), Int32(ow),
+                   Int32(images.lowerBound), Int32(images.count), cols) != 0
+    }
+
+    @inline(__always)
+    public static func col2im(_ cols: UnsafePointer<Float>, height h: Int, width w: Int, channels c: Int, kernel k: Int,
+                              stride s: Int, padding p: Int, outputHeight oh: Int, outputWidth ow: Int,
+                              images: Range<Int>, into dx: UnsafeMutablePointer<Float>) -> Bool {
+        pba_col2im(cols, Int32(h), Int32(w), Int32(c), Int32(k), Int32(s), Int32(p), Int32(oh), Int32(ow),
+                   Int32(images.lowerBound), Int32(images.count), dx) != 0
+    }
+}
+
+extension Kernels {
+    /// Batch-norm row passes by the C kernels (see `CKernels.h`); each returns false, having done
+    /// nothing, when `channels` is not a multiple of the vector width.
+    public enum BatchNormSum: Int32, Sendable {
+        case values = 0, centredSquares = 1, gradients = 2
+    }
+
+    @inline(__always)
+    public static func batchNormSums(_ kind: BatchNormSum, relu: Bool, x: UnsafePointer<Float>, dy: UnsafePointer<Float>?,
+                                     y: UnsafePointer<Float>?, mean: UnsafePointer<Float>?, invStd: UnsafePointer<Float>?,
+                                     channels: Int, rows: Range<Int>, into acc: UnsafeMutablePointer<Double>) -> Bool {
+        pba_bn_sums(kind.rawValue, relu ? 1 : 0, x, dy, y, mean, invStd, Int32(channels), rows.lowerBound, rows.upperBound, acc) != 0
+    }
+
+    @inline(__always)
+    public static func batchNormApply(relu: Bool, x: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                      channels: Int, rows: Range<Int>, into out: UnsafeMutablePointer<Float>) -> Bool {
+        pba_bn_apply(relu ? 1 : 0, x, scale, shift, Int32(channels), rows.lowerBound, rows.upperBound, out) != 0
+    }
+
+    @inline(__always)
+    public static func batchNormBackward(relu: Bool, dy: UnsafePointer<Float>, y: UnsafePointer<Float>, x: UnsafePointer<Float>,
+                                         mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+                                         a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>,
+                                         channels: Int, rows: Range<Int>, into dx: UnsafeMutablePointer<Float>) -> Bool {
+        pba_bn_backward(relu ? 1 : 0, dy, y, x, mean, invStd, a, b, c, Int32(channels), rows.lowerBound, rows.upperBound, dx) != 0
+    }
+
+    /// out = a + b over `count` floats (out may be a or b).
+    @inline(__always)
+    public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) -> Bool {
+        pba_add(a, b, out, count) != 0
+    }
+}

@@ -67,6 +67,9 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Write the results as JSON to this file.")
     var json: String?
 
+    @Flag(help: "Also print where a training step's time goes, layer by layer and by kind (from --steps extra profiled steps after the timed ones).")
+    var layers = false
+
     @Flag(help: .hidden)
     var child = false
 
@@ -79,6 +82,9 @@ struct EngineBench: AsyncParsableCommand {
         var ratioToSgemm: Double
         var memoryMB: Double
         var parameters: Int
+        /// Per-layer totals over `profiledSteps` (with --layers).
+        var layers: [LayerProfile.Entry]?
+        var profiledSteps: Int?
     }
 
     func run() async throws {
@@ -99,7 +105,7 @@ struct EngineBench: AsyncParsableCommand {
             FileHandle.standardOutput.write(data)
             return
         }
-        print("pba bench engine — BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form, \(convolution) convolutions, median of \(steps) steps after \(warmup) warm-up")
+        print("pba bench engine — kernels \(Kernels.instructionSet) (CPU has \(Kernels.cpuInstructionSet); PBA_KERNELS=avx2|blas lowers it), BLAS core \(BLAS.coreName), \(ProcessInfo.processInfo.activeProcessorCount) cores, batch \(batchSize), \(form) form, \(convolution) convolutions, median of \(steps) steps after \(warmup) warm-up")
         print("OpenBLAS: \(BLAS.config)")
         var rows: [Row] = []
         for t in threadCounts {
@@ -108,6 +114,9 @@ struct EngineBench: AsyncParsableCommand {
                 rows.append(row)
                 print(String(format: "  %-22@ %2d thr: %7.1f img/s  %6.1f GFLOP/s  sgemm peak %6.1f GFLOP/s  ratio %.2f  memory %6.0f MB  (%d params)",
                              row.model, t, row.imagesPerSecond, row.gflops, row.sgemmGflops, row.ratioToSgemm, row.memoryMB, row.parameters))
+                if let entries = row.layers, let n = row.profiledSteps, n > 0 {
+                    printLayers(entries, steps: n, stepSeconds: Double(batchSize) / row.imagesPerSecond)
+                }
             }
         }
         if let json {
@@ -123,7 +132,7 @@ struct EngineBench: AsyncParsableCommand {
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe")
         process.arguments = ["bench", "engine", "--child", "--threads", "\(t)", "--models", model, "--form", form,
                              "--batch-size", "\(batchSize)", "--steps", "\(steps)", "--warmup", "\(warmup)", "--input", input,
-                             "--convolution", convolution.rawValue]
+                             "--convolution", convolution.rawValue] + (layers ? ["--layers"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -160,9 +169,47 @@ struct EngineBench: AsyncParsableCommand {
         let peakRSS = procStatusKB("VmHWM") ?? 0
         let m = median(times)
         let gflops = trainer.model.trainingFlops(batch: batchSize) / m / 1e9
-        return Row(model: spec.name, threads: t, imagesPerSecond: Double(batchSize) / m, gflops: gflops, sgemmGflops: peak,
-                   ratioToSgemm: gflops / peak, memoryMB: Double(max(0, peakRSS - rssModel)) / 1024,
-                   parameters: trainer.model.parameterCount)
+        var row = Row(model: spec.name, threads: t, imagesPerSecond: Double(batchSize) / m, gflops: gflops, sgemmGflops: peak,
+                      ratioToSgemm: gflops / peak, memoryMB: Double(max(0, peakRSS - rssModel)) / 1024,
+                      parameters: trainer.model.parameterCount)
+        if layers {
+            // Separate steps, so the timers' own cost never touches the img/s above.
+            let profile = LayerProfile()
+            trainer.model.profile = profile
+            for _ in 0..<steps { _ = trainer.trainStep(batch, totalSteps: 1000) }
+            trainer.model.profile = nil
+            row.layers = profile.entries
+            row.profiledSteps = profile.steps
+        }
+        return row
+    }
+
+    /// The per-layer table (ms per step, share of the profiled step) and the totals by kind.
+    func printLayers(_ entries: [LayerProfile.Entry], steps: Int, stepSeconds: Double) {
+        let n = Double(steps)
+        let profiled = entries.reduce(0) { $0 + $1.total } / n
+        func ms(_ s: Double) -> String { String(format: "%7.2f", s / n * 1000) }
+        func share(_ s: Double) -> String { String(format: "%5.1f%%", s / n / profiled * 100) }
+        print("    layer                        route              shape               fwd ms  bwd ms  upd ms   share")
+        for e in entries {
+            let name = e.layer.padding(toLength: 28, withPad: " ", startingAt: 0)
+            let kind = e.kind.padding(toLength: 18, withPad: " ", startingAt: 0)
+            let shape = e.shape.padding(toLength: 18, withPad: " ", startingAt: 0)
+            print("    \(name) \(kind) \(shape) \(ms(e.forward)) \(ms(e.backward)) \(ms(e.update))  \(share(e.total))")
+        }
+        var kinds: [(String, Double, Double)] = []
+        for e in entries {
+            if let i = kinds.firstIndex(where: { $0.0 == e.kind }) {
+                kinds[i].1 += e.forward; kinds[i].2 += e.backward + e.update
+            } else {
+                kinds.append((e.kind, e.forward, e.backward + e.update))
+            }
+        }
+        print("    by kind (forward + backward ms per step, share):")
+        for (kind, f, b) in kinds.sorted(by: { $0.1 + $0.2 > $1.1 + $1.2 }) {
+            print("      \(kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(ms(f + b))  \(share(f + b))")
+        }
+        print(String(format: "    profiled step %.2f ms (timed step %.2f ms; the rest is outside the layers)", profiled * 1000, stepSeconds * 1000))
     }
 
     /// GFLOP/s of a 2048³ sgemm, best of 3 after a warm-up.

@@ -52,6 +52,26 @@ int pba_winograd_output(const float *m, int h, int w, int c, long first, int cou
 /// Z = A dY Aᵀ (dY zero beyond the edges): dy [n, h, w, c] → z [36, count, c].
 int pba_winograd_output_gradient(const float *dy, int h, int w, int c, long first, int count, float *z);
 
+/// im2col for images [first, first + images) of x [n, h, w, c]: row (image, oy, ox) of cols
+/// holds the k×k×c patch at (oy·s − p, ox·s − p), zero outside. col2im is its adjoint, and
+/// overwrites those images of dx. Both return 0 (nothing done) unless c suits the vector width.
+int pba_im2col(const float *x, int h, int w, int c, int k, int s, int p, int oh, int ow, int first, int images, float *cols);
+int pba_col2im(const float *cols, int h, int w, int c, int k, int s, int p, int oh, int ow, int first, int images, float *dx);
+
+/// Batch norm over rows [r0, r1) of [rows, c] NHWC activations; each returns 0 (nothing done)
+/// unless c suits the vector width. Sums: kind 0 adds Σ x into acc[c], kind 1 Σ (x − mean)²,
+/// kind 2 Σ dz into acc[0, c) and Σ dz·x̂ into acc[c, 2c) with dz = dy·[y > 0] when relu, else
+/// dy, and x̂ = (x − mean)·invstd; float sums over blocks of 32 rows, each added into a double.
+int pba_bn_sums(int kind, int relu, const float *x, const float *dy, const float *y, const float *mean,
+                const float *invstd, int c, long r0, long r1, double *acc);
+/// out = x·scale + shift per channel, then max(0, ·) when relu.
+int pba_bn_apply(int relu, const float *x, const float *scale, const float *shift, int c, long r0, long r1, float *out);
+/// dx = ca·(dz − cb − x̂·cc) per channel, dz and x̂ as in pba_bn_sums.
+int pba_bn_backward(int relu, const float *dy, const float *y, const float *x, const float *mean, const float *invstd,
+                    const float *ca, const float *cb, const float *cc, int c, long r0, long r1, float *dx);
+/// out[i] = a[i] + b[i] for i < n (out may be a or b); 0 without an instruction set.
+int pba_add(const float *a, const float *b, float *out, long n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,13 +46,17 @@ public final class BatchNorm {
     /// `accumulate(r, sums)` adds row r's `count` terms into float sums; within a chunk these run
     /// over blocks of `blockRows` rows and each block is then added into double accumulators, so
     /// no float sum covers more than `blockRows` values.
+    /// `kernel(range, acc)`, when it returns true, has added a chunk's sums the same way (the C
+    /// kernels, `Kernels.batchNormSums`).
     private func channelSums(rows: Int, count: Int,
+                             kernel: (Range<Int>, UnsafeMutablePointer<Double>) -> Bool = { _, _ in false },
                              _ accumulate: (Int, UnsafeMutablePointer<Float>) -> Void) -> [Double] {
         let chunks = BatchNorm.reductionChunks, block = BatchNorm.blockRows
         var partial = [Double](repeating: 0, count: chunks * count)
         partial.withUnsafeMutableBufferPointer { pb in
             let p = SendablePointer(pb.baseAddress!)
             parallelChunks(rows, chunks: chunks) { chunk, range in
+                if kernel(range, p.pointer + chunk * count) { return }
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: count) { fb in
                     let f = fb.baseAddress!
                     let acc = p.pointer + chunk * count
@@ -84,7 +88,10 @@ public final class BatchNorm {
         let xp = SendablePointer(x.pointer)
         let stats = store.statistics.pointer
         if training {
-            let sums = channelSums(rows: rows, count: c) { r, acc in
+            let sums = channelSums(rows: rows, count: c, kernel: { range, acc in
+                Kernels.batchNormSums(.values, relu: false, x: xp.pointer, dy: nil, y: nil, mean: nil, invStd: nil,
+                                      channels: c, rows: range, into: acc)
+            }) { r, acc in
                 let row = UnsafePointer(xp.pointer + r &* c)
                 @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
                     (L.load(acc + ch) + L.load(row + ch)).store(acc + ch)
@@ -94,7 +101,10 @@ public final class BatchNorm {
             let mean = sums.map { $0 / Double(rows) }
             for ch in 0..<c { batchMean[ch] = Float(mean[ch]) }
             let mp = UnsafePointer(batchMean.pointer)
-            let centred = channelSums(rows: rows, count: c) { r, acc in
+            let centred = channelSums(rows: rows, count: c, kernel: { range, acc in
+                Kernels.batchNormSums(.centredSquares, relu: false, x: xp.pointer, dy: nil, y: nil, mean: mp, invStd: nil,
+                                      channels: c, rows: range, into: acc)
+            }) { r, acc in
                 let row = UnsafePointer(xp.pointer + r &* c)
                 @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
                     let d = L.load(row + ch) - L.load(mp + ch)
@@ -126,6 +136,8 @@ public final class BatchNorm {
         let applyRelu = relu
         parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
             let sc = UnsafePointer(scale.pointer), sh = UnsafePointer(shift.pointer)
+            if Kernels.batchNormApply(relu: applyRelu, x: xp.pointer, scale: sc, shift: sh, channels: c, rows: range,
+                                      into: yp.pointer) { return }
             for r in range {
                 let xr = UnsafePointer(xp.pointer + r &* c), yr = yp.pointer + r &* c
                 if applyRelu {
@@ -157,7 +169,10 @@ public final class BatchNorm {
         let m = SendablePointer(batchMean.pointer), s = SendablePointer(batchInvStd.pointer)
         // Σ dz and Σ dz·x̂ per channel, with dz = dy·[y > 0].
         let mean = UnsafePointer(m.pointer), invStd = UnsafePointer(s.pointer)
-        let sums = channelSums(rows: rows, count: 2 * c) { r, acc in
+        let sums = channelSums(rows: rows, count: 2 * c, kernel: { range, acc in
+            Kernels.batchNormSums(.gradients, relu: applyRelu, x: xp.pointer, dy: dyp.pointer, y: yp.pointer, mean: mean,
+                                  invStd: invStd, channels: c, rows: range, into: acc)
+        }) { r, acc in
             let o = r &* c
             let dyr = UnsafePointer(dyp.pointer + o), yr = UnsafePointer(yp.pointer + o), xr = UnsafePointer(xp.pointer + o)
             let accXhat = acc + c
@@ -185,6 +200,8 @@ public final class BatchNorm {
         }
         let ca = UnsafePointer(pa.pointer), cb = UnsafePointer(pb.pointer), cc = UnsafePointer(pc.pointer)
         parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
+            if Kernels.batchNormBackward(relu: applyRelu, dy: dyp.pointer, y: yp.pointer, x: xp.pointer, mean: mean, invStd: invStd,
+                                         a: ca, b: cb, c: cc, channels: c, rows: range, into: dxp.pointer) { return }
             for r in range {
                 let o = r &* c
                 let dyr = UnsafePointer(dyp.pointer + o), yr = UnsafePointer(yp.pointer + o)

@@ -6,6 +6,7 @@ func addTensors(_ a: Tensor, _ b: Tensor, into out: Tensor) {
     if out !== a { out.resize(to: a.shape) }
     let ap = SendablePointer(a.pointer), bp = SendablePointer(b.pointer), op = SendablePointer(out.pointer)
     parallelChunks(a.count, chunks: ComputeThreads.count * 4) { _, r in
+        if Kernels.add(ap.pointer + r.lowerBound, bp.pointer + r.lowerBound, into: op.pointer + r.lowerBound, count: r.count) { return }
         for i in r { op.pointer[i] = ap.pointer[i] + bp.pointer[i] }
     }
 }

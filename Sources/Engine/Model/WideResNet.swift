@@ -13,6 +13,8 @@ enum Shortcut {
 /// sees the activated input (PBA's first block of group 1; every shape-changing block of the
 /// Zagoruyko form); otherwise the shortcut sees the raw input.
 final class ResidualBlock {
+    let name: String
+    var profile: LayerProfile?
     let activateBeforeResidual: Bool
     let bn1: BatchNorm, conv1: Conv2D, bn2: BatchNorm, conv2: Conv2D
     let shortcut: Shortcut
@@ -38,6 +40,7 @@ final class ResidualBlock {
 
     init(_ name: String, store: ParameterStore, workspace: Workspace, inChannels: Int, outChannels: Int,
          stride: Int, activateBeforeResidual: Bool, form: ModelSpec.Form, bnMomentum: Float, bnEpsilon: Float) {
+        self.name = name
         self.activateBeforeResidual = activateBeforeResidual
         bn1 = BatchNorm("\(name).bn1", store: store, channels: inChannels, relu: true, momentum: bnMomentum, epsilon: bnEpsilon)
         conv1 = Conv2D("\(name).conv1", store: store, workspace: workspace, inChannels: inChannels, outChannels: outChannels, kernel: 3, stride: stride)
@@ -55,14 +58,24 @@ final class ResidualBlock {
 
     func forward(_ x: Tensor, training: Bool) -> Tensor {
         input = x
-        let activated = bn1.forward(x, training: training)
+        let p = profile
+        let activated = profiled(p, "\(name).bn1", kind: "bn+relu", .forward) { bn1.forward(x, training: training) }
         let shortcutInput = activateBeforeResidual ? activated : x
-        let h = conv2.forward(bn2.forward(conv1.forward(activated), training: training))
-        switch shortcut {
-        case .identity: addTensors(h, shortcutInput, into: h)
-        case let .poolPad(s): addTensors(h, s.forward(shortcutInput), into: h)
-        case let .projection(c): addTensors(h, c.forward(shortcutInput), into: h)
+        let h1 = profiled(p, "\(name).conv1", kind: conv1.routeName, shape: conv1.shapeName(activated.shape), .forward) {
+            conv1.forward(activated)
         }
+        let a2 = profiled(p, "\(name).bn2", kind: "bn+relu", .forward) { bn2.forward(h1, training: training) }
+        let h = profiled(p, "\(name).conv2", kind: conv2.routeName, shape: conv2.shapeName(a2.shape), .forward) { conv2.forward(a2) }
+        let s: Tensor
+        switch shortcut {
+        case .identity: s = shortcutInput
+        case let .poolPad(pool): s = profiled(p, "\(name).shortcut", kind: "pool+pad", .forward) { pool.forward(shortcutInput) }
+        case let .projection(c):
+            s = profiled(p, "\(name).shortcut", kind: c.routeName, shape: c.shapeName(shortcutInput.shape), .forward) {
+                c.forward(shortcutInput)
+            }
+        }
+        profiled(p, "\(name).add", kind: "residual add", .forward) { addTensors(h, s, into: h) }
         return h
     }
 
@@ -70,19 +83,25 @@ final class ResidualBlock {
         guard let x = input else { preconditionFailure("ResidualBlock.backward before forward") }
         let activated = bn1.output
         let shortcutInput = activateBeforeResidual ? activated : x
+        let p = profile
         let dShortcut: Tensor
         switch shortcut {
         case .identity: dShortcut = dy
-        case let .poolPad(s): dShortcut = s.backward(dy, inputShape: shortcutInput.shape)
-        case let .projection(c): dShortcut = c.backward(dy, input: shortcutInput)
+        case let .poolPad(s):
+            dShortcut = profiled(p, "\(name).shortcut", kind: "pool+pad", .backward) { s.backward(dy, inputShape: shortcutInput.shape) }
+        case let .projection(c):
+            dShortcut = profiled(p, "\(name).shortcut", kind: c.routeName, .backward) { c.backward(dy, input: shortcutInput) }
         }
-        let dh = bn2.backward(conv2.backward(dy, input: bn2.output), input: conv1.output)
-        let dActivated = conv1.backward(dh, input: activated)
+        let d2 = profiled(p, "\(name).conv2", kind: conv2.routeName, .backward) { conv2.backward(dy, input: bn2.output) }
+        let dh = profiled(p, "\(name).bn2", kind: "bn+relu", .backward) { bn2.backward(d2, input: conv1.output) }
+        let dActivated = profiled(p, "\(name).conv1", kind: conv1.routeName, .backward) { conv1.backward(dh, input: activated) }
         if activateBeforeResidual {
-            addTensors(dActivated, dShortcut, into: dActivated)
-            inputGradient.copy(from: bn1.backward(dActivated, input: x))
+            profiled(p, "\(name).add", kind: "residual add", .backward) { addTensors(dActivated, dShortcut, into: dActivated) }
+            let d1 = profiled(p, "\(name).bn1", kind: "bn+relu", .backward) { bn1.backward(dActivated, input: x) }
+            profiled(p, "\(name).add", kind: "residual add", .backward) { inputGradient.copy(from: d1) }
         } else {
-            addTensors(bn1.backward(dActivated, input: x), dShortcut, into: inputGradient)
+            let d1 = profiled(p, "\(name).bn1", kind: "bn+relu", .backward) { bn1.backward(dActivated, input: x) }
+            profiled(p, "\(name).add", kind: "residual add", .backward) { addTensors(d1, dShortcut, into: inputGradient) }
         }
         return inputGradient
     }
@@ -114,6 +133,10 @@ public final class WideResNet {
     private let stemGradient = Tensor(shape: [0])
     private var lastInput: Tensor?
     private var groupInputs: [Tensor] = []
+    /// Per-layer wall times of the steps trained while attached (`pba bench engine --layers`).
+    public var profile: LayerProfile? {
+        didSet { for block in groups.flatMap({ $0 }) { block.profile = profile } }
+    }
 
     public init(spec: ModelSpec, seed: UInt64, bnMomentum: Float = 0.1, bnEpsilon: Float = 1e-3) {
         self.spec = spec
@@ -171,7 +194,8 @@ public final class WideResNet {
     @discardableResult
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         lastInput = x
-        var h = stem.forward(x)
+        let p = profile
+        var h = profiled(p, "stem", kind: stem.routeName, shape: stem.shapeName(x.shape), .forward) { stem.forward(x) }
         let stemOut = h
         groupInputs = []
         for (g, blocks) in groups.enumerated() {
@@ -179,34 +203,51 @@ public final class WideResNet {
             let groupInput = h
             for block in blocks { h = block.forward(h, training: training) }
             if let s = groupShortcuts[g] {
-                addTensors(h, s.forward(groupInput), into: h)  // in place, as in the blocks
+                let top = h
+                profiled(p, "group\(g + 1).shortcut", kind: "pool+pad", .forward) {
+                    addTensors(top, s.forward(groupInput), into: top)  // in place, as in the blocks
+                }
             }
         }
         if let s = stemShortcut {
-            addTensors(h, s.forward(stemOut), into: h)
+            let top = h
+            profiled(p, "stem.shortcut", kind: "pool+pad", .forward) { addTensors(top, s.forward(stemOut), into: top) }
         }
-        return classifier.forward(pool.forward(finalNorm.forward(h, training: training)))
+        let top = h
+        let a = profiled(p, "final.bn", kind: "bn+relu", .forward) { finalNorm.forward(top, training: training) }
+        return profiled(p, "pool+fc", kind: "pool+fc+loss", .forward) { classifier.forward(pool.forward(a)) }
     }
 
     /// Backward from d(loss)/d(logits); accumulates every parameter gradient into the store.
     public func backward(_ dLogits: Tensor) {
         guard lastInput != nil else { preconditionFailure("WideResNet.backward before forward") }
+        let p = profile
         let top = groups[2].last!.output
-        var d = finalNorm.backward(pool.backward(classifier.backward(dLogits, input: pool.output), inputShape: top.shape), input: top)
+        let dPool = profiled(p, "pool+fc", kind: "pool+fc+loss", .backward) {
+            pool.backward(classifier.backward(dLogits, input: pool.output), inputShape: top.shape)
+        }
+        var d = profiled(p, "final.bn", kind: "bn+relu", .backward) { finalNorm.backward(dPool, input: top) }
         let dTop = d
         for g in stride(from: 2, through: 0, by: -1) {
             let dGroupOut = d
             for block in groups[g].reversed() { d = block.backward(d) }
             if let s = groupShortcuts[g] {
-                addTensors(d, s.backward(dGroupOut, inputShape: groupInputs[g].shape), into: groupInputGradients[g])
+                let dIn = d
+                profiled(p, "group\(g + 1).shortcut", kind: "pool+pad", .backward) {
+                    addTensors(dIn, s.backward(dGroupOut, inputShape: groupInputs[g].shape), into: groupInputGradients[g])
+                }
                 d = groupInputGradients[g]
             }
         }
         if let s = stemShortcut {
-            addTensors(d, s.backward(dTop, inputShape: stem.output.shape), into: stemGradient)
+            let dIn = d
+            profiled(p, "stem.shortcut", kind: "pool+pad", .backward) {
+                addTensors(dIn, s.backward(dTop, inputShape: stem.output.shape), into: stemGradient)
+            }
             d = stemGradient
         }
-        stem.backward(d, input: lastInput!, needInputGradient: false)
+        let dStem = d
+        profiled(p, "stem", kind: stem.routeName, .backward) { stem.backward(dStem, input: lastInput!, needInputGradient: false) }
     }
 }
 

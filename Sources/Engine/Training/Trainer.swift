@@ -63,11 +63,13 @@ public final class Trainer {
     /// Trains one step on a batch; returns (loss, correct).
     public func trainStep(_ batch: Batch, totalSteps: Int) -> SoftmaxCrossEntropy.Result {
         let lr = cosineLearningRate(base: options.sgd.learningRate, step: progress.step, totalSteps: totalSteps)
-        model.parameters.zeroGradients()
+        let p = model.profile
+        profiled(p, "zero gradients", kind: "sgd", .update) { model.parameters.zeroGradients() }
         let logits = model.forward(batch.images, training: true)
-        let result = model.loss.forwardBackward(logits, labels: batch.labels)
+        let result = profiled(p, "loss", kind: "pool+fc+loss", .forward) { model.loss.forwardBackward(logits, labels: batch.labels) }
         model.backward(model.loss.logitGradient)
-        sgdStep(model.parameters, options: options.sgd, learningRate: lr)
+        profiled(p, "sgd", kind: "sgd", .update) { sgdStep(model.parameters, options: options.sgd, learningRate: lr) }
+        p?.steps += 1
         progress.step += 1
         return result
     }
