@@ -2,7 +2,11 @@
 # make bench-peer: pba's training throughput and memory against PyTorch (CPU) on the same WRN,
 # measured in the same run. See bench/README.md.
 #
-#   bash bench/peer.sh [--steps N] [--warmup N] [--models wrn-40-2,wrn-16-1] [--threads 1,2]
+#   bash bench/peer.sh [--steps N] [--warmup N] [--models wrn-40-2,wrn-16-1] [--threads 1,2] [--isa avx2]
+#
+# --isa avx2 limits both sides to AVX2 on an AVX-512 machine (pba: PBA_KERNELS=avx2; PyTorch:
+# ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2): the instruction set of an AVX2-only CPU, not
+# its caches or clock; measure on such a CPU where you have one.
 #
 # Environment:
 #   PEER_TORCH_VERSION  pinned torch version from PyPI (default below)
@@ -24,18 +28,27 @@ STEPS=20
 WARMUP=3
 MODELS=wrn-40-2,wrn-16-1
 THREADS=1,2
+ISA=
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps)   STEPS=$2; shift 2 ;;
     --warmup)  WARMUP=$2; shift 2 ;;
     --models)  MODELS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
+    --isa)     ISA=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "peer.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
+
+case "$ISA" in
+  "") ;;
+  avx2) export PBA_KERNELS=avx2 ONEDNN_MAX_CPU_ISA=AVX2 ATEN_CPU_CAPABILITY=avx2
+        echo "instruction sets limited to AVX2 on both sides (PBA_KERNELS, ONEDNN_MAX_CPU_ISA, ATEN_CPU_CAPABILITY)" ;;
+  *) echo "peer.sh: --isa takes avx2 (or leave it out for the CPU's best)" >&2; exit 2 ;;
+esac
 
 # --- 1. the venv with a pinned torch (idempotent) -------------------------------------------
 # torch's pure-Python dependencies, for the --no-deps install of a local wheel.
