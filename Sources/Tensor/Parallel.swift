@@ -1,14 +1,16 @@
 import Dispatch
 
-/// pba's own loops (im2col, batch norm, transforms) run on this many threads; BLAS has its own
-/// count, set together through `ComputeThreads.set`.
+/// pba's own loops and kernels (convolution parts, batch norm, transforms) run on this many
+/// threads. OpenBLAS stays single-threaded: every product of a training step runs inside one
+/// thread's part (or is as small as the classifier's), and OpenBLAS's idle workers, which spin
+/// for a while after each multi-threaded call, took CPU from pba's own threads on 2 cores.
 public enum ComputeThreads {
     nonisolated(unsafe) public private(set) static var count: Int = 1
 
-    /// Sets both our loop threads and OpenBLAS's. Call once at start-up, before training.
+    /// Sets our thread count (and OpenBLAS's to one). Call once at start-up, before training.
     public static func set(_ n: Int) {
         count = max(1, n)
-        BLAS.setThreads(count)
+        BLAS.setThreads(1)
     }
 }
 

@@ -289,13 +289,11 @@ struct ConvolutionParts {
 
     func range(_ part: Int) -> Range<Int> { (part &* perPart)..<min(items, (part &+ 1) &* perPart) }
 
-    /// Runs `body(part, items)` for every part, concurrently when there are several, with
-    /// OpenBLAS single-threaded meanwhile.
+    /// Runs `body(part, items)` for every part, concurrently when there are several (OpenBLAS
+    /// is single-threaded throughout, see `ComputeThreads`).
     func run(_ body: (Int, Range<Int>) -> Void) {
         if count == 1 { body(0, range(0)); return }
-        BLAS.setThreads(1)
         parallelChunks(count, chunks: count) { part, _ in body(part, range(part)) }
-        BLAS.setThreads(ComputeThreads.count)
     }
 }
 
