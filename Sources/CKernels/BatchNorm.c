@@ -76,31 +76,28 @@ typedef int i8 __attribute__((vector_size(32), aligned(4)));
                       const float *invstd, const float *ca, const float *cb, const float *cc, int c,  \
                       long r0, long r1, float *dx
 
+// The four kernels for one instruction set (VT, IVT, L defined), named with SUFFIX.
+#define DEFINE_KERNELS(SUFFIX, TARGET)                                                            \
+    __attribute__((target(TARGET))) static void sums_##SUFFIX(SUMS_ARGS) { SUMS_BODY }             \
+    __attribute__((target(TARGET))) static void apply_##SUFFIX(APPLY_ARGS) { APPLY_BODY }          \
+    __attribute__((target(TARGET))) static void backward_##SUFFIX(BACKWARD_ARGS) { BACKWARD_BODY } \
+    __attribute__((target(TARGET))) static void add_##SUFFIX(const float *a, const float *b, float *out, long n) { \
+        long i = 0;                                                                                 \
+        for (; i + L <= n; i += L) ST(out + i, LD(a + i) + LD(b + i));                              \
+        for (; i < n; i++) out[i] = a[i] + b[i];                                                    \
+    }
+
 #define VT v16
 #define IVT i16
 #define L 16
-__attribute__((target("avx512f"))) static void sums_512(SUMS_ARGS) { SUMS_BODY }
-__attribute__((target("avx512f"))) static void apply_512(APPLY_ARGS) { APPLY_BODY }
-__attribute__((target("avx512f"))) static void backward_512(BACKWARD_ARGS) { BACKWARD_BODY }
-__attribute__((target("avx512f"))) static void add_512(const float *a, const float *b, float *out, long n) {
-    long i = 0;
-    for (; i + L <= n; i += L) ST(out + i, LD(a + i) + LD(b + i));
-    for (; i < n; i++) out[i] = a[i] + b[i];
-}
+DEFINE_KERNELS(512, "avx512f")
 #undef VT
 #undef IVT
 #undef L
 #define VT v8
 #define IVT i8
 #define L 8
-__attribute__((target("avx2"))) static void sums_256(SUMS_ARGS) { SUMS_BODY }
-__attribute__((target("avx2"))) static void apply_256(APPLY_ARGS) { APPLY_BODY }
-__attribute__((target("avx2"))) static void backward_256(BACKWARD_ARGS) { BACKWARD_BODY }
-__attribute__((target("avx2"))) static void add_256(const float *a, const float *b, float *out, long n) {
-    long i = 0;
-    for (; i + L <= n; i += L) ST(out + i, LD(a + i) + LD(b + i));
-    for (; i < n; i++) out[i] = a[i] + b[i];
-}
+DEFINE_KERNELS(256, "avx2")
 #undef VT
 #undef IVT
 #undef L

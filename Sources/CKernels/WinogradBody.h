@@ -6,6 +6,20 @@
 //
 // Expects: VT, L, ATTR, NAME(x) (appends SUFFIX).
 
+#ifndef PBA_WINOGRAD_TILE_ORIGIN
+#define PBA_WINOGRAD_TILE_ORIGIN
+// Image and top-left output pixel of tile `tile`, tiles numbered (image, tile row, tile column).
+typedef struct { long image; int oy, ox; } wino_tile_origin;
+static inline __attribute__((always_inline)) wino_tile_origin wino_origin(long tile, int tiles_x, int tiles_per_image) {
+    wino_tile_origin o;
+    o.image = tile / tiles_per_image;
+    int r = (int)(tile - o.image * tiles_per_image), ty = r / tiles_x;
+    o.oy = ty * 4;
+    o.ox = (r - ty * tiles_x) * 4;
+    return o;
+}
+#endif
+
 #define LOADV(p) (*(const VT *)(const void *)(p))
 
 // One vector of zeros, what taps outside the image read.
@@ -76,11 +90,9 @@ static ATTR void NAME(input)(const float *x, int h, int w, int c, int tiles_x, i
                              long first, int count, float *v) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
-        long tile = first + t;
-        long image = tile / tiles_per_image;
-        int r = (int)(tile - image * tiles_per_image), ty = r / tiles_x;
-        int y0 = ty * 4 - 1, x0 = (r - ty * tiles_x) * 4 - 1;
-        const float *image0 = x + image * h * w * c;
+        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image);
+        int y0 = o.oy - 1, x0 = o.ox - 1;
+        const float *image0 = x + o.image * h * w * c;
         float *out = v + (long)t * c;
         if (y0 >= 0 && x0 >= 0 && y0 + 6 <= h && x0 + 6 <= w) {
             for (int ch = 0; ch < c; ch += L) NAME(input_tile)(image0, w, y0, x0, c, ch, 1, 0, 6, 0, 6, out, plane);
@@ -97,10 +109,9 @@ static ATTR void NAME(output)(const float *m, int h, int w, int c, int tiles_x, 
                               long first, int count, float *y) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
-        long tile = first + t;
-        long image = tile / tiles_per_image;
-        int r = (int)(tile - image * tiles_per_image), ty = r / tiles_x;
-        int oy = ty * 4, ox = (r - ty * tiles_x) * 4;
+        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image);
+        long image = o.image;
+        int oy = o.oy, ox = o.ox;
         int valid_y = h - oy < 4 ? h - oy : 4, valid_x = w - ox < 4 ? w - ox : 4;
         float *image0 = y + image * h * w * c;
         const float *src = m + (long)t * c;
@@ -128,10 +139,9 @@ static ATTR void NAME(output_gradient)(const float *dy, int h, int w, int c, int
                                        long first, int count, float *z) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
-        long tile = first + t;
-        long image = tile / tiles_per_image;
-        int r = (int)(tile - image * tiles_per_image), ty = r / tiles_x;
-        int oy = ty * 4, ox = (r - ty * tiles_x) * 4;
+        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image);
+        long image = o.image;
+        int oy = o.oy, ox = o.ox;
         int valid_y = h - oy < 4 ? h - oy : 4, valid_x = w - ox < 4 ? w - ox : 4;
         const float *image0 = dy + image * h * w * c;
         float *out = z + (long)t * c;
