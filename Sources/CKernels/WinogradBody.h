@@ -8,14 +8,18 @@
 
 #ifndef PBA_WINOGRAD_TILE_ORIGIN
 #define PBA_WINOGRAD_TILE_ORIGIN
-// Image and top-left output pixel of tile `tile`, tiles numbered (image, tile row, tile column).
-typedef struct { long image; int oy, ox; } wino_tile_origin;
-static inline __attribute__((always_inline)) wino_tile_origin wino_origin(long tile, int tiles_x, int tiles_per_image) {
+// Image, top-left output pixel and valid output rows/columns (4, fewer at the bottom/right edge)
+// of tile `tile` of h × w images, tiles numbered (image, tile row, tile column).
+typedef struct { long image; int oy, ox, valid_y, valid_x; } wino_tile_origin;
+static inline __attribute__((always_inline)) wino_tile_origin wino_origin(long tile, int tiles_x, int tiles_per_image,
+                                                                           int h, int w) {
     wino_tile_origin o;
     o.image = tile / tiles_per_image;
     int r = (int)(tile - o.image * tiles_per_image), ty = r / tiles_x;
     o.oy = ty * 4;
     o.ox = (r - ty * tiles_x) * 4;
+    o.valid_y = h - o.oy < 4 ? h - o.oy : 4;
+    o.valid_x = w - o.ox < 4 ? w - o.ox : 4;
     return o;
 }
 #endif
@@ -90,7 +94,7 @@ static ATTR void NAME(input)(const float *x, int h, int w, int c, int tiles_x, i
                              long first, int count, float *v) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
-        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image);
+        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image, h, w);
         int y0 = o.oy - 1, x0 = o.ox - 1;
         const float *image0 = x + o.image * h * w * c;
         float *out = v + (long)t * c;
@@ -109,10 +113,9 @@ static ATTR void NAME(output)(const float *m, int h, int w, int c, int tiles_x, 
                               long first, int count, float *y) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
-        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image);
+        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image, h, w);
         long image = o.image;
-        int oy = o.oy, ox = o.ox;
-        int valid_y = h - oy < 4 ? h - oy : 4, valid_x = w - ox < 4 ? w - ox : 4;
+        int oy = o.oy, ox = o.ox, valid_y = o.valid_y, valid_x = o.valid_x;
         float *image0 = y + image * h * w * c;
         const float *src = m + (long)t * c;
         for (int ch = 0; ch < c; ch += L) {
@@ -139,10 +142,9 @@ static ATTR void NAME(output_gradient)(const float *dy, int h, int w, int c, int
                                        long first, int count, float *z) {
     long plane = (long)count * c;
     for (int t = 0; t < count; t++) {
-        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image);
+        wino_tile_origin o = wino_origin(first + t, tiles_x, tiles_per_image, h, w);
         long image = o.image;
-        int oy = o.oy, ox = o.ox;
-        int valid_y = h - oy < 4 ? h - oy : 4, valid_x = w - ox < 4 ? w - ox : 4;
+        int oy = o.oy, ox = o.ox, valid_y = o.valid_y, valid_x = o.valid_x;
         const float *image0 = dy + image * h * w * c;
         float *out = z + (long)t * c;
         for (int ch = 0; ch < c; ch += L) {

@@ -39,8 +39,7 @@ static int transform_isa(int c) {
     return PBA_ISA_NONE;
 }
 
-int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v, float *scratch) {
-    (void)scratch;
+int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v) {
     int tiles_x = (w + 3) / 4, tiles_per_image = ((h + 3) / 4) * tiles_x;
     switch (transform_isa(c)) {
     case PBA_ISA_AVX512: wino_input_512(x, h, w, c, tiles_x, tiles_per_image, first, count, v); return 1;
@@ -69,8 +68,8 @@ int pba_winograd_output_gradient(const float *dy, int h, int w, int c, long firs
 
 #else
 
-int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v, float *scratch) {
-    (void)x; (void)h; (void)w; (void)c; (void)first; (void)count; (void)v; (void)scratch;
+int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v) {
+    (void)x; (void)h; (void)w; (void)c; (void)first; (void)count; (void)v;
     return 0;
 }
 int pba_winograd_output(const float *m, int h, int w, int c, long first, int count, float *y) {

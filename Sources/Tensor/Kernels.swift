@@ -54,9 +54,8 @@ extension Kernels {
     /// returns false, having done nothing, when `c` is not a multiple of the vector width.
     @inline(__always)
     public static func winogradInput(_ x: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
-                                     tiles: Range<Int>, into v: UnsafeMutablePointer<Float>,
-                                     scratch: UnsafeMutablePointer<Float>) -> Bool {
-        pba_winograd_input(x, Int32(height), Int32(width), Int32(channels), tiles.lowerBound, Int32(tiles.count), v, scratch) != 0
+                                     tiles: Range<Int>, into v: UnsafeMutablePointer<Float>) -> Bool {
+        pba_winograd_input(x, Int32(height), Int32(width), Int32(channels), tiles.lowerBound, Int32(tiles.count), v) != 0
     }
 
     @inline(__always)

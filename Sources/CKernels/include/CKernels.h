@@ -45,8 +45,8 @@ int pba_sgemm_small(int transpose_a, int m, int n, int k,
 /// for the 4×4 output tiles [first, first + count) numbered (image, tile row, tile column); see
 /// Sources/Engine/Layers/Winograd.swift for the layouts. Each returns 1 when computed, 0 when c
 /// is not a multiple of the vector width (or no instruction set) and the caller must do it.
-/// V = Bᵀ d B: x [n, h, w, c] → v [36, count, c]; `scratch` holds 36·c floats.
-int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v, float *scratch);
+/// V = Bᵀ d B: x [n, h, w, c] → v [36, count, c] (taps outside the image read as zero).
+int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v);
 /// Y = Aᵀ M A: m [36, count, c] → the tiles' valid pixels of y [n, h, w, c], overwritten.
 int pba_winograd_output(const float *m, int h, int w, int c, long first, int count, float *y);
 /// Z = A dY Aᵀ (dY zero beyond the edges): dy [n, h, w, c] → z [36, count, c].

@@ -151,10 +151,7 @@ public final class Conv2D {
         let transposed = workspace.transposedWeights
         if needInputGradient {
             transposed.resize(to: [cout * kk])
-            let (w, t) = (weight, transposed.pointer)
-            for r in 0..<kk {
-                for c in 0..<cout { t[c &* kk &+ r] = w[r &* cout &+ c] }
-            }
+            transposeMatrix(weight, rows: kk, cols: cout, into: transposed.pointer)
         }
         let wtp = SendablePointer(transposed.pointer)
         let weightFloats = kk * cout

@@ -1,5 +1,13 @@
 import Tensor
 
+/// dst = srcᵀ: a row-major `[rows, cols]` matrix → `[cols, rows]` (the plain products of the
+/// kernels take op(A) only, so a product with Bᵀ gets a transposed copy).
+func transposeMatrix(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        for c in 0..<cols { dst[c &* rows &+ r] = src[r &* cols &+ c] }
+    }
+}
+
 /// out = a + b (same shapes). `out` may be `a`.
 func addTensors(_ a: Tensor, _ b: Tensor, into out: Tensor) {
     precondition(a.count == b.count, "adding tensors of shapes \(a.shape) and \(b.shape)")

@@ -246,7 +246,7 @@ enum Winograd {
     static func transformInput(_ x: UnsafePointer<Float>, tiling: Tiling, channels c: Int, tiles: Range<Int>,
                                into v: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let (h, w) = (tiling.height, tiling.width)
-        if Kernels.winogradInput(x, height: h, width: w, channels: c, tiles: tiles, into: v, scratch: scratch) { return }
+        if Kernels.winogradInput(x, height: h, width: w, channels: c, tiles: tiles, into: v) { return }
         let count = tiles.count, first = tiles.lowerBound
         let plane = count &* c
         let patch = scratch                          // [6, 6, c] zero-padded copy for edge tiles
@@ -380,10 +380,7 @@ enum Winograd {
     static func transposePlanes(_ src: UnsafePointer<Float>, rows: Int, cols: Int, into dst: UnsafeMutablePointer<Float>) {
         let plane = rows &* cols
         for xi in 0..<positions {
-            let s = src + xi &* plane, d = dst + xi &* plane
-            for r in 0..<rows {
-                for c in 0..<cols { d[c &* rows &+ r] = s[r &* cols &+ c] }
-            }
+            transposeMatrix(src + xi &* plane, rows: rows, cols: cols, into: dst + xi &* plane)
         }
     }
 }

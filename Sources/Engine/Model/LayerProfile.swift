@@ -40,11 +40,6 @@ public final class LayerProfile {
         case .update: entries[i].update += seconds
         }
     }
-
-    public func reset() {
-        for i in entries.indices { entries[i].forward = 0; entries[i].backward = 0; entries[i].update = 0 }
-        steps = 0
-    }
 }
 
 @inline(__always) @discardableResult
