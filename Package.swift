@@ -12,6 +12,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -31,8 +34,18 @@ let package = Package(
         .target(name: "Wire", dependencies: ["Engine", "Augment", "CZeroMQ"]),
         .target(name: "Worker", dependencies: ["Wire", "Engine", "Augment", "Schedule", .product(name: "Logging", package: "swift-log")]),
         .target(name: "Coordinator", dependencies: ["Wire", "Store", "Search", "Schedule", "Evaluation", .product(name: "Logging", package: "swift-log")]),
+        // The dashboard: pure pages, SVG, JSON and metrics from store values (Dashboard), and the
+        // thin Hummingbird server around them (DashboardServer), like Wire's codec and transport.
+        .target(name: "Dashboard", dependencies: ["Store", "Schedule", "Search", "Evaluation", "Augment"]),
+        .target(name: "DashboardServer", dependencies: [
+            "Dashboard", "Store",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "pba", dependencies: [
-            "Engine", "Augment", "Search", "Schedule", "Evaluation", "Store", "Wire", "Worker", "Coordinator",
+            "Engine", "Augment", "Search", "Schedule", "Evaluation", "Store", "Wire", "Worker", "Coordinator", "Dashboard", "DashboardServer",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -46,6 +59,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Evaluation", "Schedule", "Store", "Wire", "Engine",
                                                            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "DashboardServer", "Store", "Search", "Schedule", "Augment"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Store", "Schedule", "Search", "Wire", "Evaluation", "pba"]),
     ]
 )

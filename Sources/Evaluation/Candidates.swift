@@ -33,6 +33,11 @@ public struct Candidate: Hashable, Sendable {
     /// under it, so renaming a schedule file or adding candidates retrains nothing.
     public var key: String
 
+    /// A candidate as stored elsewhere (a reader of the store rebuilding a report from cells).
+    public init(name: String, kind: Kind, source: String?, augmentation: Augmentation, key: String) {
+        self.name = name; self.kind = kind; self.source = source; self.augmentation = augmentation; self.key = key
+    }
+
     public static func baseline(_ b: Baseline) -> Candidate {
         Candidate(name: b.name, kind: .baseline, source: nil, augmentation: .baseline(name: b.name), key: "baseline:\(b.name)")
     }

@@ -127,8 +127,39 @@ public struct EvaluationReport: Sendable {
         self.summaries = summaries
         let overall = Statistics.mean(summaries.map(\.mean)) / 100
         testStandardError = labels.isEmpty || overall.isNaN ? .nan : 100 * (overall * (1 - overall) / Double(labels.count)).squareRoot()
+        comparisons = Self.comparisons(candidates: candidates, summaries: summaries, correct: correct,
+                                       bootstrapResamples: bootstrapResamples, level: significanceLevel)
+    }
 
-        // Every schedule against every baseline, and against its own ablations.
+    /// A report from stored test accuracies alone, without the test labels: what a reader of
+    /// the store (the dashboard) can rebuild. Summaries and paired t-tests with Holm's
+    /// correction are as in the full report; the bootstrap over test images needs each image's
+    /// correctness, so intervals are absent and every verdict is `.undetermined`.
+    /// `accuracies[candidate.key][seed]` must hold every (candidate, seed) cell.
+    public init(recipe: EvaluationRecipe, candidates: [Candidate], seeds: [UInt64], accuracies: [String: [UInt64: Double]],
+                seconds: [String: Double] = [:]) throws {
+        self.recipe = recipe
+        self.seeds = seeds
+        var summaries: [CandidateSummary] = []
+        for c in candidates {
+            var errors: [Double] = []
+            for s in seeds {
+                guard let a = accuracies[c.key]?[s] else { throw EvaluationError.missingCell(candidate: c.name, seed: s) }
+                errors.append(100 * (1 - a))
+            }
+            summaries.append(CandidateSummary(candidate: c, errors: errors, mean: Statistics.mean(errors),
+                                              standardDeviation: Statistics.standardDeviation(errors), seconds: seconds[c.key] ?? 0))
+        }
+        self.summaries = summaries
+        let overall = Statistics.mean(summaries.map(\.mean)) / 100
+        testStandardError = recipe.testImages <= 0 || overall.isNaN ? .nan : 100 * (overall * (1 - overall) / Double(recipe.testImages)).squareRoot()
+        comparisons = Self.comparisons(candidates: candidates, summaries: summaries, correct: nil, bootstrapResamples: 0, level: significanceLevel)
+    }
+
+    /// Every schedule against every baseline and against its own ablations; with per-image
+    /// correctness (`correct[key]`, one array per seed) a bootstrap interval for each.
+    static func comparisons(candidates: [Candidate], summaries: [CandidateSummary], correct: [String: [[Bool]]]?,
+                            bootstrapResamples: Int, level: Double) -> [Comparison] {
         var pairs: [(Candidate, Candidate)] = []
         let baselines = candidates.filter { $0.kind == .baseline }
         for c in candidates where c.kind == .schedule {
@@ -140,8 +171,10 @@ public struct EvaluationReport: Sendable {
         for (a, b) in pairs {
             let ea = summaryByKey[a.key]!.errors, eb = summaryByKey[b.key]!.errors
             let test = Statistics.pairedTTest(ea, eb)
-            let interval = Statistics.pairedBootstrap(correctA: correct[a.key]!, correctB: correct[b.key]!, resamples: bootstrapResamples)
-                .map { Statistics.Interval(low: 100 * $0.low, high: 100 * $0.high) }
+            let interval = correct.flatMap { correct in
+                Statistics.pairedBootstrap(correctA: correct[a.key]!, correctB: correct[b.key]!, resamples: bootstrapResamples)
+                    .map { Statistics.Interval(low: 100 * $0.low, high: 100 * $0.high) }
+            }
             comparisons.append(Comparison(candidate: a.name, reference: b.name, meanDifference: Statistics.mean(zip(ea, eb).map { $0 - $1 }),
                                           t: test?.t, p: test?.p, holmP: nil, interval: interval, verdict: .undetermined))
         }
@@ -149,10 +182,10 @@ public struct EvaluationReport: Sendable {
         for i in comparisons.indices {
             let holm = adjusted[i].isNaN ? nil : adjusted[i]
             comparisons[i].holmP = holm
-            comparisons[i].verdict = Self.verdict(difference: comparisons[i].meanDifference, holmP: holm,
-                                                  interval: comparisons[i].interval, level: significanceLevel)
+            comparisons[i].verdict = verdict(difference: comparisons[i].meanDifference, holmP: holm,
+                                             interval: comparisons[i].interval, level: level)
         }
-        self.comparisons = comparisons
+        return comparisons
     }
 
     /// A difference counts when the Holm-corrected t-test and the bootstrap interval agree that it

@@ -18,6 +18,11 @@ public struct CheckpointFiles: Sendable {
         }
     }
 
+    /// A directory that may or may not exist, never created (a read-only store).
+    init(existingDirectory directory: String) {
+        self.directory = directory
+    }
+
     public func path(for sha256: String) -> String { directory + "/" + sha256 + ".ckpt" }
 
     /// Writes bytes (if not already present) durably and returns their SHA-256 (hex). A caller

@@ -173,3 +173,14 @@ public struct EvaluationCellRecord: Codable, Hashable, Sendable, FetchableRecord
         public static let jobKey = Column(CodingKeys.jobKey)
     }
 }
+
+/// An evaluation job as the store holds it: cells trained under one `jobKey` (one training
+/// setup), from any number of `pba evaluate` invocations.
+public struct EvaluationJobSummary: Hashable, Sendable {
+    public var jobKey: String
+    public var cells: Int
+    public var candidates: Int
+    public var seeds: Int
+    public var firstFinishedAt: Date
+    public var lastFinishedAt: Date
+}

@@ -34,6 +34,36 @@ public final class Store: @unchecked Sendable {
         checkpoints = try CheckpointFiles(directory: path + ".checkpoints")
     }
 
+    /// Opens an existing store for reading only (the dashboard, next to a live coordinator).
+    ///
+    /// SQLite enforces it: the connections are opened read-only, so no code path through this
+    /// value can write the database, and no migration runs. In WAL mode readers see the last
+    /// committed transaction and never block the writer (nor it them). A database whose schema
+    /// is older or newer than this build's is refused rather than misread.
+    public init(readOnlyPath path: String) throws(StoreError) {
+        guard FileManager.default.fileExists(atPath: path) else { throw .io(path: path, reason: "no database here") }
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(10)
+        do {
+            let pool = try DatabasePool(path: path, configuration: config)
+            let migrator = StoreMigrations.migrator
+            let (applied, known) = try pool.read { db in (try migrator.appliedIdentifiers(db), migrator.migrations) }
+            if let missing = known.first(where: { !applied.contains($0) }) {
+                throw StoreError.database("\(path) has an older schema (missing migration '\(missing)'); open it once with `pba search` or `pba status` from this build")
+            }
+            if let unknown = applied.first(where: { !known.contains($0) }) {
+                throw StoreError.database("\(path) was written by a newer pba (migration '\(unknown)')")
+            }
+            database = pool
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw .database("cannot open \(path) read-only: \(error)")
+        }
+        checkpoints = CheckpointFiles(existingDirectory: path + ".checkpoints")
+    }
+
     /// An in-memory store (tests), with checkpoint files in `checkpointDirectory`.
     public init(inMemoryWithCheckpointDirectory checkpointDirectory: String) throws(StoreError) {
         do {
@@ -271,6 +301,40 @@ public final class Store: @unchecked Sendable {
     public func evaluationCells(jobKey: String) throws(StoreError) -> [EvaluationCellRecord] {
         try wrap { try database.read { db in
             try EvaluationCellRecord.filter(EvaluationCellRecord.Columns.jobKey == jobKey).fetchAll(db)
+        } }
+    }
+
+    /// The evaluation jobs that have cells: key, cell count and the latest finish, newest first.
+    public func evaluationJobs() throws(StoreError) -> [EvaluationJobSummary] {
+        try wrap { try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT jobKey, COUNT(*) AS cells, COUNT(DISTINCT candidateKey) AS candidates, COUNT(DISTINCT seed) AS seeds,
+                       MIN(finishedAt) AS firstFinishedAt, MAX(finishedAt) AS lastFinishedAt
+                FROM evaluationCell GROUP BY jobKey ORDER BY lastFinishedAt DESC
+                """).map { row in
+                EvaluationJobSummary(jobKey: row["jobKey"], cells: row["cells"], candidates: row["candidates"], seeds: row["seeds"],
+                                     firstFinishedAt: row["firstFinishedAt"], lastFinishedAt: row["lastFinishedAt"])
+            }
+        } }
+    }
+
+    /// Per run: intervals finished and not (yet) finished, without loading them.
+    public func intervalCounts() throws(StoreError) -> [String: (finished: Int, unfinished: Int)] {
+        try wrap { try database.read { db in
+            var counts: [String: (finished: Int, unfinished: Int)] = [:]
+            for row in try Row.fetchAll(db, sql: """
+                SELECT runId, COUNT(finishedAt) AS finished, COUNT(*) - COUNT(finishedAt) AS unfinished FROM interval GROUP BY runId
+                """) {
+                counts[row["runId"]] = (row["finished"], row["unfinished"])
+            }
+            return counts
+        } }
+    }
+
+    /// The number of the run's latest event (0 before any): a cheap "has anything changed" check.
+    public func latestEventSequence(run runId: String) throws(StoreError) -> Int64 {
+        try wrap { try database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(sequence) FROM searchEvent WHERE runId = ?", arguments: [runId]) ?? 0
         } }
     }
 
