@@ -33,6 +33,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Largest frame accepted from a worker, in MiB (a peer sending more is disconnected).")
     var maxFrameMb: Int = 1024
     @OptionGroup var security: ListenSecurityOptions
+    @OptionGroup var dashboard: DashboardOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -47,7 +48,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         let code = try await withFailureLogged(logger) {
             try serveSearch(storeOptions: store, plan: try plan.plan(), bind: bind, heartbeatMs: heartbeatMs,
                             workerTimeoutMs: workerTimeoutMs, maxFrameBytes: maxFrameMb << 20, curve: try security.curve(), out: out,
-                            localWorkers: 0, workerThreads: 1, threads: compute.threads, logger: logger)
+                            localWorkers: 0, workerThreads: 1, threads: compute.threads, dashboard: dashboard, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -139,6 +140,7 @@ struct SearchCommand: AsyncParsableCommand {
     var bind: String = "tcp://127.0.0.1:*"
     @Flag(help: "Print the plan and an estimated time from a short measurement, then exit.")
     var dryRun = false
+    @OptionGroup var dashboard: DashboardOptions
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -156,7 +158,8 @@ struct SearchCommand: AsyncParsableCommand {
         installStopHandlers(logger)
         let code = try await withFailureLogged(logger) {
             try serveSearch(storeOptions: store, plan: resolvedPlan, bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,
-                            maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: nil, out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads, logger: logger)
+                            maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: nil, out: out, localWorkers: workers, workerThreads: workerThreads, threads: compute.threads,
+                            dashboard: dashboard, logger: logger)
         }
         if code != 0 { throw ExitCode(code) }
     }
@@ -264,9 +267,12 @@ func withFailureLogged(_ logger: Logger, _ body: () throws -> Int32) async throw
 /// until done or stopped, write the schedule. Returns the process exit code.
 func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartbeatMs: Int, workerTimeoutMs: Int, maxFrameBytes: Int,
                  curve: (keys: CurveKeyPair, allowedWorkers: [String])?, out: String?,
-                 localWorkers: Int, workerThreads: Int, threads: Int, logger: Logger) throws -> Int32 {
+                 localWorkers: Int, workerThreads: Int, threads: Int, dashboard: DashboardOptions, logger: Logger) throws -> Int32 {
     let store = try storeOptions.open()
     let prepared = try RunSetup.prepare(store: store, plan: plan, threads: threads, logger: logger)
+    // The dashboard reads the store on its own read-only connections, as `pba dashboard` does.
+    let dashboardTask = try dashboard.start(db: storeOptions.db, logger: logger)
+    defer { dashboardTask?.cancel() }
     let settings = coordinatorSettings(bind: bind, heartbeatMs: heartbeatMs, workerTimeoutMs: workerTimeoutMs,
                                        maxFrameBytes: maxFrameBytes, curve: curve)
     let work = SearchWork(store: store, runId: prepared.runId, search: prepared.search, job: prepared.job,

@@ -7,7 +7,7 @@ struct PBA: AsyncParsableCommand {
         commandName: "pba",
         abstract: "Population Based Augmentation: learn data-augmentation schedules.",
         version: PBAVersion.string,
-        subcommands: [SearchCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, RunsCommand.self, KeygenCommand.self, TrainCommand.self, EvaluateCommand.self, AugmentCommand.self, ScheduleCommand.self, BenchCommand.self])
+        subcommands: [SearchCommand.self, CoordinatorCommand.self, WorkerCommand.self, StatusCommand.self, DashboardCommand.self, RunsCommand.self, KeygenCommand.self, TrainCommand.self, EvaluateCommand.self, AugmentCommand.self, ScheduleCommand.self, BenchCommand.self])
 }
 
 enum PBAVersion {
