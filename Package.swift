@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire"]),
         .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Evaluation", "Schedule", "Store", "Wire", "Engine",
                                                            .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "DashboardServer", "Store", "Search", "Schedule", "Augment"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "DashboardServer", "Store", "Search", "Schedule", "Augment", "Tensor", "Evaluation"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Store", "Schedule", "Search", "Wire", "Evaluation", "pba"]),
     ]
 )

@@ -25,20 +25,13 @@ public struct EvaluationView: Sendable {
         guard !cells.isEmpty else { throw BuildError.noCells(job.jobKey) }
         self.job = job
         let byCandidate = Dictionary(grouping: cells, by: \.candidateKey)
-        // Seeds every candidate has; candidates missing one of the most common seed set are listed apart.
+        // The seeds of the most common seed set (ties: the larger set); candidates lacking one of
+        // them are listed apart rather than compared on fewer seeds.
         let seedSets = byCandidate.mapValues { Set($0.map(\.seedValue)) }
-        let common = seedSets.values.reduce(seedSets.values.first ?? []) { $0.intersection($1) }
-        let seeds: [UInt64]
-        var keep = Array(byCandidate.keys)
-        if common.isEmpty {
-            // No shared seed: report the candidates that have the most frequent seed set.
-            let counts = Dictionary(grouping: seedSets.values, by: { $0 }).mapValues(\.count)
-            let chosen = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key.count < $1.key.count }!.key
-            seeds = chosen.sorted()
-            keep = byCandidate.keys.filter { chosen.isSubset(of: seedSets[$0]!) }
-        } else {
-            seeds = common.sorted()
-        }
+        let counts = Dictionary(grouping: seedSets.values, by: { $0 }).mapValues(\.count)
+        let chosen = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key.count < $1.key.count }!.key
+        let seeds = chosen.sorted()
+        let keep = byCandidate.keys.filter { chosen.isSubset(of: seedSets[$0]!) }
         incomplete = byCandidate.keys.filter { !keep.contains($0) }.map { byCandidate[$0]!.first!.candidate }.sorted()
         var candidates: [Candidate] = []
         for key in keep {
