@@ -11,7 +11,7 @@ PYTHON      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo
 # Release build with testing enabled: training tests are 10-50x slower in debug.
 TEST_FLAGS   = -c release -Xswiftc -enable-testing
 
-.PHONY: setup build test bench bench-peer run evaluate install clean
+.PHONY: setup build test bench bench-peer bench-dashboard run evaluate install clean
 
 ## setup: install the system packages pba needs (idempotent; skips what is present)
 setup:
@@ -31,7 +31,7 @@ build:
 ## test: everything, in release mode with testing enabled; then the Python schedule reader
 ## against the pba binary that build made (IntegrationTests depend on it, so `swift test` puts
 ## it in .build/release; built with the same flags if missing, so nothing is rebuilt twice)
-test: APT_PACKAGES += python3 python3-pil python3-pytest
+test: APT_PACKAGES += python3 python3-pil python3-pytest chromium
 test: setup
 	$(SWIFT) test $(TEST_FLAGS) --disable-swift-testing
 	@test -x $(BIN) || $(SWIFT) build $(TEST_FLAGS) --product pba
@@ -53,9 +53,22 @@ bench: setup build $(BENCH_VENV)/bin/python
 bench-peer: setup build
 	bash bench/peer.sh $(PEER_ARGS)
 
-## run: the main job on the default data: a demo search on Fashion-MNIST (resumes if interrupted)
+## run: the main job on the default data: a demo search on Fashion-MNIST (resumes if interrupted).
+## Prints the dashboard's address: one already serving $(DASHBOARD), else the search serves it itself.
+DASHBOARD ?= 127.0.0.1:8080
 run: setup build
-	$(BIN) search --preset demo --db runs/pba.sqlite
+	@host=$${DASHBOARD_HOST:-$(word 1,$(subst :, ,$(DASHBOARD)))}; port=$(word 2,$(subst :, ,$(DASHBOARD))); \
+	if bash -c "exec 3<>/dev/tcp/$$host/$$port && printf 'GET /healthz HTTP/1.0\r\n\r\n' >&3 && grep -q 'pba dashboard' <&3" 2>/dev/null; then \
+	  echo "dashboard: http://$(DASHBOARD)/ (already running)"; http=""; \
+	else \
+	  echo "dashboard: http://$(DASHBOARD)/ (served by this search; afterwards: $(BIN) dashboard --db runs/pba.sqlite)"; http="--http $(DASHBOARD)"; \
+	fi; \
+	$(BIN) search --preset demo --db runs/pba.sqlite $$http
+
+## bench-dashboard: requests/s against the dashboard while a search runs, and the search's own
+## throughput with and without it, measured in one run (bench/dashboard.sh)
+bench-dashboard: setup build
+	bash bench/dashboard.sh
 
 ## evaluate: the evaluation of the schedules we ship on cifar10-mini (schedules/README.md);
 ## cells already in runs/eval.sqlite are not trained again

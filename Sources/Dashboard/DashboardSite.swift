@@ -114,7 +114,7 @@ public struct DashboardSite: Sendable {
         case 1 where s[0] == "runs":
             return DashboardResponse(status: 302, contentType: "text/plain", body: Array("see /".utf8), headers: [("Location", "/")])
         case 1 where s[0] == "healthz":
-            return DashboardResponse(status: 200, contentType: "text/plain", body: Array("ok\n".utf8))
+            return DashboardResponse(status: 200, contentType: "text/plain", body: Array("pba dashboard ok\n".utf8))
         case 2 where s[0] == "runs":
             return .html(Pages.run(RunView(try data.snapshot(run: s[1]), now: now)))
         case 1 where s[0] == "evaluations":
