@@ -46,8 +46,8 @@ public enum WireError: Error, CustomStringConvertible, Equatable {
 /// The header and the ERROR payload (UInt16 code + text) are the same in every protocol
 /// version, so peers of different versions can always refuse each other in words the other
 /// reads (`foreignVersion`, `encodeRefusal`, `decodeForeignError`). Version 3 added the worker's
-/// identity (kind, model) to HELLO. The full layout is in `Sources/Wire/PROTOCOL.md`, with test
-/// vectors that the Swift and Python codecs both check.
+/// identity (kind, model) to HELLO. The full layout is in `docs/protocol.md`; the Swift and
+/// Python codecs are both tested against it.
 public enum WireCodec {
     public static let protocolVersion: UInt16 = 3
     public static let headerSize = 20
