@@ -31,19 +31,30 @@ build:
 ## test: everything, in release mode with testing enabled; then the Python schedule reader
 ## against the pba binary that build made (IntegrationTests depend on it, so `swift test` puts
 ## it in .build/release; built with the same flags if missing, so nothing is rebuilt twice)
-test: APT_PACKAGES += python3 python3-pil python3-pytest chromium
-test: setup
+test: APT_PACKAGES += python3 python3-pil python3-pytest python3-zmq python3-numpy python3-venv chromium
+test: setup $(WORKER_VENV)/bin/python
 	$(SWIFT) test $(TEST_FLAGS) --disable-swift-testing
 	@test -x $(BIN) || $(SWIFT) build $(TEST_FLAGS) --product pba
-	PBA_BIN="$(CURDIR)/$(BIN)" $(PYTHON) -m pytest -q -p no:cacheprovider consumers/python/tests
+	PBA_BIN="$(CURDIR)/$(BIN)" $(WORKER_VENV)/bin/python -m pytest -q -p no:cacheprovider consumers/python/tests
+
+## The PyTorch worker's environment for the tests: the system Python's packages (Pillow, pytest,
+## pyzmq, numpy) plus a CPU build of torch, from the wheel preinstalled on the project's machines
+## (TORCH_WHEEL), else PyTorch's CPU index (PyPI's default wheel is the large CUDA build).
+WORKER_VENV  = .venv-worker
+TORCH_WHEEL ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
+$(WORKER_VENV)/bin/python:
+	$(PYTHON) -m venv --system-site-packages $(WORKER_VENV)
+	if [ -f "$(TORCH_WHEEL)" ]; then $(WORKER_VENV)/bin/pip install -q "$(TORCH_WHEEL)"; \
+	else $(WORKER_VENV)/bin/pip install -q torch --index-url https://download.pytorch.org/whl/cpu; fi
 
 ## bench: the benchmarks, each printing ratios against a peer or the hardware measured in the same run
 BENCH_VENV = .venv-bench
 $(BENCH_VENV)/bin/python:
 	python3 -m venv $(BENCH_VENV) && $(BENCH_VENV)/bin/pip install -q Pillow==12.3.0
 
-bench: setup build $(BENCH_VENV)/bin/python
+bench: setup build $(BENCH_VENV)/bin/python $(WORKER_VENV)/bin/python
 	$(BIN) bench engine --threads 1,2
+	PBA_BIN="$(CURDIR)/$(BIN)" PYTHONPATH=consumers/python $(WORKER_VENV)/bin/python -m pba_worker.bench
 	$(BIN) bench augment --python $(BENCH_VENV)/bin/python
 	$(BIN) bench store
 	$(BIN) bench wire
@@ -83,7 +94,7 @@ evaluate: setup build
 install: build
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pba
 	install -d $(DESTDIR)/etc/systemd/system
-	install -m 0644 deploy/pba-coordinator.service deploy/pba-worker@.service $(DESTDIR)/etc/systemd/system/
+	install -m 0644 deploy/pba-coordinator.service deploy/pba-worker@.service deploy/pba-torch-worker@.service $(DESTDIR)/etc/systemd/system/
 	install -D -m 0644 deploy/pba.env.example $(DESTDIR)/etc/pba/pba.env.example
 	@id pba >/dev/null 2>&1 || [ -n "$(DESTDIR)" ] || useradd --system --home-dir /var/lib/pba --shell /usr/sbin/nologin pba
 

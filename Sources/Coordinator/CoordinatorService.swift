@@ -134,6 +134,16 @@ public final class CoordinatorService<Work: CoordinatedWork> {
                 logger.warning("dropping a message with \(parts.count) parts or a non-UTF-8 identity")
                 continue
             }
+            if let version = WireCodec.foreignVersion(parts[1]) {
+                // Answered in the peer's own framing (header and ERROR are the same in every
+                // version), so an older or newer worker exits with a reason instead of retrying.
+                logger.warning("refusing \(identity.debugDescription): it speaks protocol \(version), this coordinator \(WireCodec.protocolVersion)")
+                let message = "this coordinator (pba \(PBARelease.version)) speaks protocol \(WireCodec.protocolVersion), your worker protocol \(version): install the coordinator's pba release on the worker"
+                do { try socket.send([parts[0], WireCodec.encodeRefusal(version: version, requestId: 0, code: .versionMismatch, message: message)]) } catch {
+                    logger.warning("cannot send the refusal to \(identity.debugDescription): \(error)")
+                }
+                continue
+            }
             let envelope: Envelope
             do {
                 envelope = try WireCodec.decode(parts[1], maximumFrameSize: settings.maximumFrameSize)
@@ -151,16 +161,15 @@ public final class CoordinatorService<Work: CoordinatedWork> {
         let rid = envelope.requestId
         switch envelope.message {
         case let .hello(h):
-            guard h.protocolVersion == WireCodec.protocolVersion, h.pbaVersion == PBARelease.version else {
-                logger.warning("refusing worker \(id): pba \(h.pbaVersion) protocol \(h.protocolVersion)")
-                reply(id, rid, .error(ErrorMessage(code: .versionMismatch,
-                    message: "worker runs pba \(h.pbaVersion) (protocol \(h.protocolVersion)); this run needs pba \(PBARelease.version) (protocol \(WireCodec.protocolVersion))")))
+            if let refusal = WorkerAdmission.refusal(of: h, job: work.job, runId: work.runId, endpoint: boundEndpoint) {
+                logger.warning("refusing worker \(id) (\(h.identity.kind), model \(h.identity.model), pba \(h.pbaVersion) protocol \(h.protocolVersion)): \(refusal.message)")
+                reply(id, rid, .error(refusal))
                 return
             }
             if let previous = workers[id]?.assignment { try lose(previous, worker: id, reason: "worker said hello again") }
             if let old = workers[id] { retire(old) }
             workers[id] = WorkerInfo(id: id, hostname: h.hostname, threads: Int(h.threads), lastSeen: Date())
-            logger.info("worker \(id) on \(h.hostname) (\(h.threads) threads) joined")
+            logger.info("worker \(id) on \(h.hostname) (\(h.identity.kind), \(h.threads) threads) joined")
             reply(id, rid, .welcome(Welcome(runId: work.runId, job: jobJSON, heartbeatMilliseconds: UInt32(settings.heartbeatMilliseconds))))
         case let .ready(r):
             guard workers[id] != nil else { return refuseUnknown(id, rid) }

@@ -41,6 +41,8 @@ public struct RunPlan: Codable, Hashable, Sendable {
     public var cutout: Int?
     public var flip: Bool?
     public var seed: UInt64?
+    /// The workers the run accepts; nil: Swift workers (`JobDescription.worker`).
+    public var worker: WorkerIdentity?
 
     public init(preset: Preset = .demo) { self.preset = preset }
 
@@ -87,9 +89,10 @@ public struct RunPlan: Codable, Hashable, Sendable {
         options.batchSize = batchSize ?? options.batchSize
         if let lr = learningRate { options.sgd.learningRate = lr }
         options.seed = runSeed
-        let job = JobDescription(data: dataSource, trainSize: trainSize ?? d.trainSize, validationSize: validationSize ?? d.validationSize,
+        var job = JobDescription(data: dataSource, trainSize: trainSize ?? d.trainSize, validationSize: validationSize ?? d.validationSize,
                                  splitSeed: runSeed, model: spec, options: options, padding: padding ?? 4, flip: flip ?? d.flip,
                                  cutout: cutout ?? d.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
+        job.worker = worker == .swift ? nil : worker
         guard job.trainSize + job.validationSize <= train.count else {
             throw RunPlanError("\(dataSource) has \(train.count) training images; train \(job.trainSize) + validation \(job.validationSize) do not fit")
         }

@@ -23,6 +23,13 @@ public struct JobDescription: Codable, Hashable, Sendable {
     public var scheduleCutout: Int?
     /// SHA-256 (hex) of the loaded data set (`DataFingerprint`); workers with other data are refused.
     public var dataFingerprint: String
+    /// The workers this run accepts (their checkpoints are not interchangeable). Nil: Swift
+    /// workers training the job's WRN, and absent from the JSON, so jobs written before it keep
+    /// their keys (and evaluation cells their job key).
+    public var worker: WorkerIdentity?
+
+    /// The identity a worker must declare in HELLO to train this job.
+    public var acceptedWorker: WorkerIdentity { worker ?? .swift }
 
     public init(data: String, trainSize: Int, validationSize: Int, splitSeed: UInt64, model: ModelSpec,
                 options: TrainingOptions, padding: Int, flip: Bool, cutout: Int, dataFingerprint: String) {

@@ -48,9 +48,43 @@ public struct Hello: Equatable, Sendable {
     public var protocolVersion: UInt16
     public var threads: UInt32
     public var hostname: String
-    public init(workerId: String, pbaVersion: String, protocolVersion: UInt16, threads: UInt32, hostname: String) {
+    /// What trains here and what its checkpoints are (protocol 3): a run accepts one identity.
+    public var identity: WorkerIdentity
+    public init(workerId: String, pbaVersion: String, protocolVersion: UInt16, threads: UInt32, hostname: String,
+                identity: WorkerIdentity = .swift) {
         self.workerId = workerId; self.pbaVersion = pbaVersion; self.protocolVersion = protocolVersion
-        self.threads = threads; self.hostname = hostname
+        self.threads = threads; self.hostname = hostname; self.identity = identity
+    }
+}
+
+/// Which kind of worker trains a run, and which model: the checkpoints a worker writes are
+/// opaque to the coordinator but readable only by a worker of the same kind training the same
+/// model, so a run accepts exactly one identity (`JobDescription.worker`) and refuses the rest.
+public struct WorkerIdentity: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// "swift" (`pba worker`, the engine's checkpoint format) or "pytorch" (`python -m pba_worker`,
+    /// PyTorch state dicts); other kinds are refused by every run.
+    public var kind: String
+    /// "wrn": the job's Wide-ResNet (`JobDescription.model`), built by the worker; anything else
+    /// names a user's own model (`python -m pba_worker --trainable`), which only workers
+    /// declaring the same name may train.
+    public var model: String
+
+    public init(kind: String, model: String) { self.kind = kind; self.model = model }
+
+    public static let swift = WorkerIdentity(kind: "swift", model: WorkerIdentity.builtInModel)
+    public static let pytorch = WorkerIdentity(kind: "pytorch", model: WorkerIdentity.builtInModel)
+    public static let builtInModel = "wrn"
+    public static let kinds = ["swift", "pytorch"]
+
+    public var description: String { model == Self.builtInModel ? "\(kind) workers (the job's WRN)" : "\(kind) workers with model '\(model)'" }
+
+    /// The command that starts a worker of this identity, for refusal messages and logs.
+    public func startCommand(endpoint: String) -> String {
+        switch kind {
+        case "swift": return "pba worker --connect \(endpoint)"
+        default:
+            return "python -m pba_worker --connect \(endpoint)" + (model == Self.builtInModel ? "" : " --trainable MODULE:FACTORY (declaring model '\(model)')")
+        }
     }
 }
 

@@ -42,8 +42,14 @@ public enum WireError: Error, CustomStringConvertible, Equatable {
 /// then the payload. Integers are little-endian; text is UInt32 length + UTF-8; byte arrays are
 /// UInt64 length + bytes. Decoding checks every length against what is left before reading, so
 /// any byte string either decodes or throws.
+///
+/// The header and the ERROR payload (UInt16 code + text) are the same in every protocol
+/// version, so peers of different versions can always refuse each other in words the other
+/// reads (`foreignVersion`, `encodeRefusal`, `decodeForeignError`). Version 3 added the worker's
+/// identity (kind, model) to HELLO. The full layout is in `docs/protocol.md`; the Swift and
+/// Python codecs are both tested against it.
 public enum WireCodec {
-    public static let protocolVersion: UInt16 = 2
+    public static let protocolVersion: UInt16 = 3
     public static let headerSize = 20
     static let magic: [UInt8] = [0x50, 0x42, 0x41, 0x57]  // "PBAW"
     /// Default frame size limit: a WRN-40-2 training state is ≈ 18 MB; 1 GiB leaves room for
@@ -71,6 +77,7 @@ public enum WireCodec {
         switch m {
         case let .hello(h):
             w.text(h.workerId); w.text(h.pbaVersion); w.u16(h.protocolVersion); w.u32(h.threads); w.text(h.hostname)
+            w.text(h.identity.kind); w.text(h.identity.model)
         case let .welcome(x):
             w.text(x.runId); w.text(x.job); w.u32(x.heartbeatMilliseconds)
         case let .ready(r):
@@ -127,7 +134,8 @@ public enum WireCodec {
         case .hello:
             message = .hello(Hello(workerId: try r.text("workerId"), pbaVersion: try r.text("pbaVersion"),
                                    protocolVersion: try r.u16("protocolVersion"), threads: try r.u32("threads"),
-                                   hostname: try r.text("hostname")))
+                                   hostname: try r.text("hostname"),
+                                   identity: WorkerIdentity(kind: try r.text("workerKind"), model: try r.text("workerModel"))))
         case .welcome:
             message = .welcome(Welcome(runId: try r.text("runId"), job: try r.text("job"),
                                        heartbeatMilliseconds: try r.u32("heartbeatMilliseconds")))
@@ -195,6 +203,36 @@ public enum WireCodec {
         }
         guard r.remaining == 0 else { throw .trailingBytes(r.remaining) }
         return Envelope(requestId: requestId, message: message)
+    }
+
+    // MARK: other protocol versions
+
+    /// The protocol version of a frame that carries the pba magic and a version other than
+    /// this one; nil for anything else (a frame of this version, or not a pba frame at all).
+    public static func foreignVersion(_ frame: [UInt8]) -> UInt16? {
+        guard frame.count >= headerSize, Array(frame[0..<4]) == magic else { return nil }
+        let version = UInt16(frame[4]) | UInt16(frame[5]) << 8
+        return version == protocolVersion ? nil : version
+    }
+
+    /// An ERROR frame in another protocol version's framing (the header and ERROR's payload
+    /// are the same in every version), so a peer of that version can read why it was refused.
+    public static func encodeRefusal(version: UInt16, requestId: UInt64, code: ErrorMessage.Code, message: String) -> [UInt8] {
+        var frame = encode(Envelope(requestId: requestId, message: .error(ErrorMessage(code: code, message: message))))
+        frame[4] = UInt8(truncatingIfNeeded: version)
+        frame[5] = UInt8(truncatingIfNeeded: version >> 8)
+        return frame
+    }
+
+    /// Reads an ERROR frame of another protocol version: (its version, the error); nil when the
+    /// frame is of this version, not an ERROR, or malformed.
+    public static func decodeForeignError(_ frame: [UInt8]) -> (version: UInt16, error: ErrorMessage)? {
+        guard let version = foreignVersion(frame), frame[6] == MessageType.error.rawValue else { return nil }
+        var patched = frame
+        patched[4] = UInt8(truncatingIfNeeded: protocolVersion)
+        patched[5] = UInt8(truncatingIfNeeded: protocolVersion >> 8)
+        guard let envelope = try? decode(patched), case let .error(e) = envelope.message else { return nil }
+        return (version, e)
     }
 
     // MARK: primitives

@@ -95,6 +95,10 @@ public final class WorkerService {
                 try sendHello()
             }
             guard let parts = try socket.receive(timeoutMilliseconds: 50), let frame = parts.last else { continue }
+            if let (version, e) = WireCodec.decodeForeignError(frame) {
+                logger.error("coordinator speaks protocol \(version), this worker \(WireCodec.protocolVersion): \(e.message)")
+                return .refused("coordinator speaks protocol \(version) (\(e.message)); run the coordinator's pba release here")
+            }
             let envelope: Envelope
             do { envelope = try WireCodec.decode(frame) } catch {
                 logger.warning("ignoring malformed frame from the coordinator: \(error)")

@@ -130,8 +130,9 @@ struct SearchCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
     @OptionGroup var plan: PlanOptions
-    @Option(help: "Local worker processes (default: one per core).")
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("workers"), help: "Local worker processes (default: one per core; none for a --worker-kind pytorch run).")
+    var workersOption: Int?
+    var workers: Int { workersOption ?? ProcessInfo.processInfo.activeProcessorCount }
     @Option(help: "Threads per local worker.")
     var workerThreads: Int = 1
     @Option(help: "Output directory for schedule.json and schedule.svg (default runs/<run-id>).")
@@ -146,6 +147,9 @@ struct SearchCommand: AsyncParsableCommand {
     func validate() throws {
         guard workers >= 0, workers <= 256 else { throw ValidationError("--workers must be 0...256, got \(workers)") }
         guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be ≥ 1") }
+        if let n = workersOption, n > 0, let identity = try plan.workerIdentity.identity(), identity.kind != WorkerIdentity.swift.kind {
+            throw ValidationError("--workers \(n): local workers are `pba worker` (Swift), which a --worker-kind \(identity.kind) run refuses; drop --workers and start `python -m pba_worker --connect ENDPOINT`")
+        }
     }
 
     func run() async throws {
@@ -282,7 +286,11 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
     let progress = ProgressReporter(total: prepared.search.configuration.populationSize * prepared.search.configuration.epochs,
                                     alreadyDone: prepared.search.members.map(\.completedEpochs).reduce(0, +))
     coordinator.onChange = { progress.update($0) }
-    let children = try LocalWorkers(count: localWorkers, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)
+    let accepted = prepared.job.acceptedWorker
+    if accepted != .swift {
+        logger.notice("run \(prepared.runId) takes \(accepted): start `\(accepted.startCommand(endpoint: coordinator.boundEndpoint))` (no local Swift workers)")
+    }
+    let children = try LocalWorkers(count: accepted == .swift ? localWorkers : 0, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)
     defer { children.finish() }
     let exit = try coordinator.run(stopRequested: { stopRequested.load(ordering: .relaxed) })
     switch exit {

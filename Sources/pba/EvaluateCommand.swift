@@ -68,8 +68,10 @@ struct EvaluateCommand: AsyncParsableCommand {
     var title: String = "Evaluation"
     @Option(help: "Bootstrap resamples for the confidence intervals.")
     var bootstrapResamples: Int = 2000
-    @Option(help: "Local worker processes (default: one per core; 0 = only remote workers).")
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("workers"), help: "Local worker processes (default: one per core; 0 = only remote workers; none for --worker-kind pytorch).")
+    var workersOption: Int?
+    var workers: Int { workersOption ?? (((try? workerIdentity.identity()) ?? nil) == nil ? ProcessInfo.processInfo.activeProcessorCount : 0) }
+    @OptionGroup var workerIdentity: WorkerIdentityOptions
     @Option(help: "Threads per local worker.")
     var workerThreads: Int = 1
     @Option(help: "Endpoint remote `pba worker`s connect to (default: a free loopback port, local workers only).")
@@ -87,6 +89,9 @@ struct EvaluateCommand: AsyncParsableCommand {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be ≥ 1, got \(batchSize)") }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
         guard (0...256).contains(workers) else { throw ValidationError("--workers must be 0...256, got \(workers)") }
+        if workers > 0, let identity = try workerIdentity.identity() {
+            throw ValidationError("--workers \(workers): local workers are `pba worker` (Swift), which a --worker-kind \(identity.kind) evaluation refuses; use --workers 0 and start `python -m pba_worker --connect ENDPOINT`")
+        }
         guard workerThreads >= 1 else { throw ValidationError("--worker-threads must be ≥ 1") }
         if let c = scheduleCutout, !(0...1024).contains(c) { throw ValidationError("--schedule-cutout must be 0...1024, got \(c)") }
         guard bootstrapResamples >= 100 else { throw ValidationError("--bootstrap-resamples must be ≥ 100, got \(bootstrapResamples)") }
@@ -196,6 +201,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         var job = JobDescription(data: data, trainSize: trainImages, validationSize: validationSize ?? 0, splitSeed: 0, model: spec, options: options,
                                  padding: b.padding, flip: b.flip, cutout: b.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
         if scheduleCutoutUsed != b.cutout { job.scheduleCutout = scheduleCutoutUsed }
+        job.worker = try workerIdentity.identity()
         let seedList = try SeedList.parse(seeds)
         let db = try store.open()
         let runId = "evaluation of \(candidates.count) candidates × \(seedList.count) seeds"
@@ -215,6 +221,7 @@ struct EvaluateCommand: AsyncParsableCommand {
                                                maxFrameBytes: WireCodec.defaultMaximumFrameSize, curve: try security.curve())
             let coordinator = try CoordinatorService(work: work, settings: settings, logger: logger)
             try coordinator.bind()
+            if let identity = job.worker { logger.notice("cells take \(identity): start `\(identity.startCommand(endpoint: coordinator.boundEndpoint))`") }
             let children = try LocalWorkers(count: workers, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)
             defer { children.finish() }
             if case .stopped = try coordinator.run(stopRequested: { stopRequested.load(ordering: .relaxed) }) {

@@ -77,6 +77,7 @@ struct PlanOptions: ParsableArguments {
     var flip: Bool?
     @Option(help: "Run seed.")
     var seed: UInt64?
+    @OptionGroup var workerIdentity: WorkerIdentityOptions
     @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, seed, batchSize, learningRate, padding, cutout, flip); options override it.")
     var config: String?
 
@@ -120,6 +121,7 @@ struct PlanOptions: ParsableArguments {
         if let cutout { plan.cutout = cutout }
         if let flip { plan.flip = flip }
         if let seed { plan.seed = seed }
+        if let identity = try workerIdentity.identity() { plan.worker = identity }
         return plan
     }
 }
@@ -193,4 +195,30 @@ func shellCommandLine(_ arguments: [String]) -> String {
         if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
         return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }.joined(separator: " ")
+}
+
+/// Which workers a new run accepts (`--worker-kind`, `--worker-model`): shared by `pba search`,
+/// `pba coordinator` and `pba evaluate`. A resumed run keeps the identity it was created with.
+struct WorkerIdentityOptions: ParsableArguments {
+    @Option(help: "Workers this run accepts: swift (`pba worker`, the default) or pytorch (`python -m pba_worker`, e.g. on GPU boxes). Checkpoints are not shared between kinds, so a run takes one kind.")
+    var workerKind: String?
+    @Option(help: "With --worker-kind pytorch: the model identity a user's own trainable declares (`python -m pba_worker --trainable`); default wrn, the run's WRN.")
+    var workerModel: String?
+
+    /// Nil for the default (Swift workers, the job's WRN).
+    func identity() throws -> WorkerIdentity? {
+        let kind = workerKind ?? WorkerIdentity.swift.kind
+        guard WorkerIdentity.kinds.contains(kind) else {
+            throw ValidationError("--worker-kind must be one of \(WorkerIdentity.kinds.joined(separator: ", ")), got '\(kind)'")
+        }
+        let model = workerModel ?? WorkerIdentity.builtInModel
+        guard !model.isEmpty, model.utf8.count <= 200, !model.contains(where: { $0.isWhitespace }) else {
+            throw ValidationError("--worker-model must be a non-empty name without spaces (≤ 200 bytes), got '\(model)'")
+        }
+        if kind == "swift" && model != WorkerIdentity.builtInModel {
+            throw ValidationError("--worker-model '\(model)': Swift workers train only the built-in WRN; a model of your own needs --worker-kind pytorch")
+        }
+        let identity = WorkerIdentity(kind: kind, model: model)
+        return identity == .swift ? nil : identity
+    }
 }

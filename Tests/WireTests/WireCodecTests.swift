@@ -109,3 +109,33 @@ final class ZMQTransportTests: XCTestCase {
         XCTAssertNil(try dealer.receive(timeoutMilliseconds: 10))
     }
 }
+
+final class WireVersionTests: XCTestCase {
+    func testHelloCarriesTheWorkerIdentity() throws {
+        let hello = Hello(workerId: "g", pbaVersion: PBARelease.version, protocolVersion: WireCodec.protocolVersion, threads: 8,
+                          hostname: "gpu-box", identity: WorkerIdentity(kind: "pytorch", model: "resnet18"))
+        let decoded = try WireCodec.decode(WireCodec.encode(Envelope(requestId: 3, message: .hello(hello))))
+        guard case let .hello(h) = decoded.message else { return XCTFail("not a hello: \(decoded)") }
+        XCTAssertEqual(h.identity, WorkerIdentity(kind: "pytorch", model: "resnet18"))
+        XCTAssertNotEqual(h.identity, .swift)
+    }
+
+    /// A peer of another protocol version gets an ERROR in its own framing, which this codec
+    /// (and that peer's) reads back; frames of this version are not foreign.
+    func testRefusalInAForeignVersionsFraming() throws {
+        var old = WireCodec.encode(Envelope(requestId: 1, message: .hello(Hello(workerId: "w", pbaVersion: "0.1.0", protocolVersion: 2,
+                                                                                threads: 1, hostname: "h"))))
+        XCTAssertNil(WireCodec.foreignVersion(old))
+        old[4] = 2
+        XCTAssertEqual(WireCodec.foreignVersion(old), 2)
+        XCTAssertNil(WireCodec.foreignVersion(Array("not a pba frame at all, long enough".utf8)))
+        let refusal = WireCodec.encodeRefusal(version: 2, requestId: 9, code: .versionMismatch, message: "speaks protocol 3")
+        XCTAssertEqual(Array(refusal[4..<6]), [2, 0])
+        XCTAssertEqual(refusal[6], MessageType.error.rawValue)
+        let read = try XCTUnwrap(WireCodec.decodeForeignError(refusal))
+        XCTAssertEqual(read.version, 2)
+        XCTAssertEqual(read.error, ErrorMessage(code: .versionMismatch, message: "speaks protocol 3"))
+        XCTAssertNil(WireCodec.decodeForeignError(old), "a foreign HELLO is not an error")
+        XCTAssertThrowsError(try WireCodec.decode(refusal))
+    }
+}

@@ -1,0 +1,217 @@
+"""The PyTorch worker (consumers/python/pba_worker) against the real Swift coordinator: an
+end-to-end search, an evaluation cell, a worker killed mid-interval (requeued), a wrong CURVE
+key refused, the other worker kind refused with what to start, malformed frames answered with
+an ERROR. Skipped where torch or pyzmq is missing (`make test` installs both in .venv-worker)."""
+
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+zmq = pytest.importorskip("zmq")
+
+PYTHON_DIR = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PYTHON_DIR))
+
+from pba_worker import wire, data as pdata  # noqa: E402
+
+TINY = ["--preset", "reduced-cifar10", "--population", "2", "--epochs", "2", "--interval", "1",
+        "--train-size", "200", "--validation-size", "100", "--worker-kind", "pytorch"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(args, log, cwd=None):
+    return subprocess.Popen([str(a) for a in args], stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=cwd)
+
+
+def python_worker(endpoint, log, *extra):
+    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
+    return subprocess.Popen([sys.executable, "-m", "pba_worker", "--connect", endpoint, "--device", "cpu", "--threads", "1", *extra],
+                            stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
+
+
+def wait(p, seconds, what):
+    try:
+        return p.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        pytest.fail(f"{what} did not finish within {seconds} s")
+
+
+def wait_for(path, text, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if text in Path(path).read_text(errors="replace"):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture
+def cifar(shared_data):
+    return f"cifar10:{shared_data / 'cifar10-mini'}"
+
+
+# MARK: pure
+
+def test_codec_round_trips_and_rejects_malformed_frames():
+    ck = bytes(range(256)) * 3
+    messages = [
+        wire.Message(wire.HELLO, 1, dict(worker_id="w", pba_version="0.1.0", protocol_version=3, threads=2, hostname="h", kind="pytorch", model="wrn")),
+        wire.Message(wire.ASSIGN, 2, dict(assignment_id=7, kind=1, member=3, epoch_start=3, epoch_end=6, training_seed=2**64 - 1,
+                                          augmentation=("policy", ["Rotate"], [1, 2, 10, 9]), checkpoint=("bytes", ck))),
+        wire.Message(wire.RESULT, 3, dict(assignment_id=8, accuracy=0.5, train_loss=2.0, seconds=1.0, checkpoint=b"", predictions=[0, 9, -1])),
+        wire.Message(wire.ERROR, 4, dict(code=4, message="fingerprint differs", version=3)),
+    ]
+    for m in messages:
+        d = wire.decode(wire.encode(m))
+        assert (d.type, d.request_id) == (m.type, m.request_id)
+        for k, v in m.fields.items():
+            assert d.fields[k] == v, k
+    good = wire.encode(messages[1])
+    for bad, reason in [(good[:10], "shorter"), (b"X" + good[1:], "magic"), (good[:-1], "declares"),
+                        (good[:4] + b"\x09\x00" + good[6:], "protocol version 9")]:
+        with pytest.raises(wire.WireError, match=reason):
+            wire.decode(bad)
+    corrupt = bytearray(good)
+    corrupt[-1] ^= 0xFF
+    with pytest.raises(wire.WireError, match="SHA-256"):
+        wire.decode(bytes(corrupt))
+
+
+def test_split_generator_is_pbas_xoshiro():
+    # SeededGenerator(seed: 0) of Sources/Tensor: splitmix64 state, xoshiro256** outputs (reference
+    # values of the published algorithms: splitmix64(0) first output is 0xE220A8397B1DCDAF).
+    g = pdata.SeededGenerator(0)
+    assert g.s[0] == 0xE220A8397B1DCDAF
+    order = list(range(10))
+    pdata.SeededGenerator(1).shuffle(order)
+    assert sorted(order) == list(range(10)) and order != list(range(10))
+
+
+# MARK: against the Swift coordinator
+
+def test_search_and_evaluation_cell_end_to_end(pba_bin, cifar, tmp_path):
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    coord = start([pba_bin, "search", "--db", tmp_path / "s.sqlite", "--data", cifar, *TINY, "--bind", endpoint,
+                   "--out", tmp_path / "out"], tmp_path / "search.log")
+    worker = python_worker(endpoint, tmp_path / "worker.log")
+    assert wait(coord, 240, "pba search") == 0, (tmp_path / "search.log").read_text()
+    assert wait(worker, 30, "python worker") == 0, (tmp_path / "worker.log").read_text()
+    wlog = (tmp_path / "worker.log").read_text()
+    assert wlog.count("accuracy") == 4, wlog  # 2 members × 2 one-epoch intervals, the second from a checkpoint
+    assert (tmp_path / "out" / "schedule.json").exists()
+
+    port = free_port()
+    endpoint = f"tcp://127.0.0.1:{port}"
+    ev = start([pba_bin, "evaluate", "--data", cifar, "--model", "wrn-10-1", "--form", "zagoruyko", "--epochs", "1", "--seeds", "1",
+                "--train-size", "300", "--baselines", "base", "--worker-kind", "pytorch", "--bind", endpoint,
+                "--db", tmp_path / "e.sqlite", "--out", tmp_path / "eval"], tmp_path / "eval.log")
+    worker = python_worker(endpoint, tmp_path / "worker2.log")
+    assert wait(ev, 240, "pba evaluate") == 0, (tmp_path / "eval.log").read_text()
+    wait(worker, 30, "python worker")
+    cells = (tmp_path / "eval" / "cells.csv").read_text()
+    assert "base" in cells, cells
+
+
+def test_worker_killed_mid_interval_is_requeued(pba_bin, cifar, tmp_path):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    args = [pba_bin, "coordinator", "--db", tmp_path / "k.sqlite", "--data", cifar, *TINY, "--train-size", "1500",
+            "--bind", endpoint, "--worker-timeout-ms", "3000", "--out", tmp_path / "out"]
+    coord = start(args, tmp_path / "coord.log")
+    first = python_worker(endpoint, tmp_path / "first.log", "--id", "first")
+    assert wait_for(tmp_path / "first.log", "loading", 60)
+    time.sleep(4)  # inside its first interval (1 500 images on one thread take longer)
+    assert "accuracy" not in (tmp_path / "first.log").read_text()
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = python_worker(endpoint, tmp_path / "second.log", "--id", "second")
+    assert wait(coord, 300, "pba coordinator") == 0, (tmp_path / "coord.log").read_text()
+    wait(second, 30, "second worker")
+    log = (tmp_path / "coord.log").read_text()
+    assert "requeued" in log and "first" in log, log
+    assert (tmp_path / "second.log").read_text().count("accuracy") == 4
+
+
+def test_wrong_key_refused_and_other_kind_refused(pba_bin, cifar, tmp_path):
+    for name in ("coordinator", "allowed", "stranger"):
+        assert subprocess.run([str(pba_bin), "keygen", str(tmp_path / name)], capture_output=True).returncode == 0
+    (tmp_path / "keys").mkdir()
+    shutil.copy(tmp_path / "allowed.pub", tmp_path / "keys" / "allowed.pub")
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    coord = start([pba_bin, "coordinator", "--db", tmp_path / "c.sqlite", "--data", cifar, *TINY, "--bind", endpoint,
+                   "--curve-key", tmp_path / "coordinator.key", "--allow", tmp_path / "keys"], tmp_path / "coord.log")
+    try:
+        stranger = python_worker(endpoint, tmp_path / "stranger.log", "--curve-key", tmp_path / "stranger.key",
+                                 "--server-key", tmp_path / "coordinator.pub")
+        assert wait_for(tmp_path / "coord.log", "not in the allow-list", 30), (tmp_path / "coord.log").read_text()
+        stranger.terminate()
+        wait(stranger, 10, "stranger")
+        assert "loading" not in (tmp_path / "stranger.log").read_text()
+        # The allowed key, but a Swift worker: refused with what to start instead.
+        swift = start([pba_bin, "worker", "--connect", endpoint, "--curve-key", tmp_path / "allowed.key",
+                       "--server-key", tmp_path / "coordinator.pub"], tmp_path / "swift.log")
+        assert wait(swift, 30, "swift worker") != 0
+        slog = (tmp_path / "swift.log").read_text()
+        assert "refuses swift workers" in slog and "python -m pba_worker" in slog, slog
+        allowed = python_worker(endpoint, tmp_path / "allowed.log", "--curve-key", tmp_path / "allowed.key",
+                                "--server-key", tmp_path / "coordinator.pub")
+        assert wait(coord, 240, "coordinator") == 0
+        wait(allowed, 30, "allowed")
+        assert (tmp_path / "allowed.log").read_text().count("accuracy") == 4
+    finally:
+        coord.kill()
+
+
+def test_malformed_and_old_version_frames_get_errors(pba_bin, cifar, tmp_path):
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    coord = start([pba_bin, "coordinator", "--db", tmp_path / "m.sqlite", "--data", cifar, *TINY, "--bind", endpoint],
+                  tmp_path / "coord.log")
+    assert wait_for(tmp_path / "coord.log", "listening on", 60), (tmp_path / "coord.log").read_text()
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.setsockopt(zmq.ROUTING_ID, b"hostile-peer")
+    s.connect(endpoint)
+    try:
+        def ask(frame):
+            s.send(frame)
+            assert s.poll(10_000), "no answer from the coordinator"
+            return s.recv()
+
+        m = wire.decode(ask(b"not a pba frame, but long enough for a header"))
+        assert m.type == wire.ERROR and m.fields["code"] == wire.BAD_MESSAGE, m
+        hello = wire.encode(wire.Message(wire.HELLO, 1, dict(worker_id="x", threads=1, hostname="h", kind="pytorch", model="wrn")))
+        truncated = hello[:4] + hello[4:16] + struct.pack("<I", len(hello) - 20 - 3) + hello[20:-3]
+        m = wire.decode(ask(truncated))
+        assert m.type == wire.ERROR and "workerModel" in m.fields["message"], m.fields
+        # A protocol-2 peer is answered in its own framing (version 2 in the header).
+        old = bytearray(hello)
+        old[4:6] = struct.pack("<H", 2)
+        reply = ask(bytes(old))
+        assert wire.peek_version(reply) == 2
+        m = wire.decode(reply)
+        assert m.type == wire.ERROR and m.fields["code"] == wire.VERSION_MISMATCH and "protocol 3" in m.fields["message"]
+        # A model the run does not train: refused, naming what the run takes.
+        m = wire.decode(ask(wire.encode(wire.Message(wire.HELLO, 2, dict(worker_id="x", threads=1, hostname="h", kind="pytorch", model="resnet")))))
+        assert m.fields["code"] == wire.REFUSED and "resnet" in m.fields["message"], m.fields
+        assert coord.poll() is None, "the coordinator must survive malformed frames"
+    finally:
+        s.close()
+        ctx.term()
+        coord.send_signal(signal.SIGTERM)
+        wait(coord, 20, "coordinator")
