@@ -10,6 +10,9 @@ THREADS     ?= $(shell nproc)
 PYTHON      ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 # Release build with testing enabled: training tests are 10-50x slower in debug.
 TEST_FLAGS   = -c release -Xswiftc -enable-testing
+# The PyTorch worker's venv (see its rule below); defined here because prerequisites expand when read.
+WORKER_VENV  = .venv-worker
+TORCH_WHEEL ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
 
 .PHONY: setup build test bench bench-peer bench-dashboard run evaluate install clean
 
@@ -40,8 +43,6 @@ test: setup $(WORKER_VENV)/bin/python
 ## The PyTorch worker's environment for the tests: the system Python's packages (Pillow, pytest,
 ## pyzmq, numpy) plus a CPU build of torch, from the wheel preinstalled on the project's machines
 ## (TORCH_WHEEL), else PyTorch's CPU index (PyPI's default wheel is the large CUDA build).
-WORKER_VENV  = .venv-worker
-TORCH_WHEEL ?= /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl
 $(WORKER_VENV)/bin/python:
 	$(PYTHON) -m venv --system-site-packages $(WORKER_VENV)
 	if [ -f "$(TORCH_WHEEL)" ]; then $(WORKER_VENV)/bin/pip install -q "$(TORCH_WHEEL)"; \
