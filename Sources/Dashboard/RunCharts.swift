@@ -1,5 +1,6 @@
 import Foundation
 import Augment
+import Schedule
 
 /// The run page's inline SVG figures. Pure functions of a `RunView`; every mark a test or a
 /// reader may look for carries a class (`curve`, `exploit`, `cell`, `step`) and a `<title>`
@@ -175,18 +176,4 @@ func f(_ x: Double, _ digits: Int = 1) -> String { x.isFinite ? String(format: "
 func pct(_ a: Double) -> String { a.isFinite ? String(format: "%.2f%%", a * 100) : "–" }
 
 /// Escapes text for HTML and SVG, attributes included.
-public func esc(_ s: String) -> String {
-    var out = ""
-    out.reserveCapacity(s.utf8.count)
-    for c in s {
-        switch c {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(c)
-        }
-    }
-    return out
-}
+public func esc(_ s: String) -> String { ScheduleRendering.escape(s) }

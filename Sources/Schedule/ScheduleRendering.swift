@@ -89,14 +89,17 @@ public enum ScheduleRendering {
         "hsl(\(Int(Double(i) * 360 / Double(max(n, 1)))), 65%, \(i % 2 == 0 ? 50 : 65)%)"
     }
 
-    static func escape(_ s: String) -> String {
+    /// Escapes text for HTML and SVG, attribute values in either quote included (the dashboard uses it too).
+    public static func escape(_ s: String) -> String {
         var out = ""
+        out.reserveCapacity(s.utf8.count)
         for c in s {
             switch c {
             case "&": out += "&amp;"
             case "<": out += "&lt;"
             case ">": out += "&gt;"
             case "\"": out += "&quot;"
+            case "'": out += "&#39;"
             default: out.append(c)
             }
         }
