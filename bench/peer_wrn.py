@@ -13,13 +13,9 @@ Run by bench/peer.sh inside .venv-peer. Three modes:
   peer_wrn.py table --ours ours.json --torch torch.json
       the table again from saved results.
 
-The model mirrors Sources/Engine/Model/WideResNet.swift with form zagoruyko: NHWC-equivalent
-(channels_last) or NCHW (contiguous) tensors; stem conv3x3 C->16 (no bias); three groups of
-(d-4)/6 pre-activation basic blocks of widths 16k, 32k, 64k with strides 1, 2, 2; block =
-BN-ReLU -> conv3x3(stride) -> BN-ReLU -> conv3x3; where the block changes the channel count the
-first BN-ReLU is applied before the split and the shortcut is a 1x1 conv (no bias, stride) of the
-activated input, else the identity of the raw input; final BN-ReLU, global average pool, linear
-with bias. Batch norm eps 1e-3, momentum 0.1. Training step: forward, mean cross-entropy,
+The model is the PyTorch worker's WideResNet (consumers/python/pba_worker/model.py), which mirrors
+Sources/Engine/Model/WideResNet.swift, in the Zagoruyko form, with NHWC-equivalent
+(channels_last) or NCHW (contiguous) tensors; the parameter counts are checked against pba's. Training step: forward, mean cross-entropy,
 backward, gradient clipping by global norm 5, SGD lr 0.1 momentum 0.9 Nesterov weight decay 5e-4.
 """
 
@@ -40,50 +36,15 @@ FORMATS = ("channels_last", "contiguous")
 # model
 
 def build_model(depth, widen, channels=3, classes=10):
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    def bn(c):
-        return nn.BatchNorm2d(c, eps=1e-3, momentum=0.1)
-
-    class Block(nn.Module):
-        def __init__(self, cin, cout, stride):
-            super().__init__()
-            self.bn1 = bn(cin)
-            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-            self.bn2 = bn(cout)
-            self.conv2 = nn.Conv2d(cout, cout, 3, stride=1, padding=1, bias=False)
-            # Same rule as the Swift model: projection where the shape changes.
-            self.activate_before_residual = cin != cout
-            self.shortcut = (nn.Conv2d(cin, cout, 1, stride=stride, bias=False)
-                             if cin != cout or stride != 1 else None)
-
-        def forward(self, x):
-            a = F.relu(self.bn1(x))
-            h = self.conv2(F.relu(self.bn2(self.conv1(a))))
-            s = a if self.activate_before_residual else x
-            return h + (self.shortcut(s) if self.shortcut is not None else s)
-
-    class WRN(nn.Module):
-        def __init__(self):
-            super().__init__()
-            assert depth >= 10 and (depth - 4) % 6 == 0, f"bad WRN depth {depth}"
-            n = (depth - 4) // 6
-            self.stem = nn.Conv2d(channels, 16, 3, padding=1, bias=False)
-            blocks, cin = [], 16
-            for g, width in enumerate((16 * widen, 32 * widen, 64 * widen)):
-                for b in range(n):
-                    blocks.append(Block(cin if b == 0 else width, width, (1 if g == 0 else 2) if b == 0 else 1))
-                cin = width
-            self.blocks = nn.Sequential(*blocks)
-            self.final_bn = bn(cin)
-            self.fc = nn.Linear(cin, classes)
-
-        def forward(self, x):
-            h = F.relu(self.final_bn(self.blocks(self.stem(x))))
-            return self.fc(h.mean(dim=(2, 3)))
-
-    return WRN()
+    """The PyTorch worker's WideResNet (consumers/python/pba_worker/model.py) in the Zagoruyko form:
+    one definition of the PyTorch model in the project. Loaded from its file, not as the package,
+    so this venv needs torch only (the package's __init__ pulls in the worker's Pillow pipeline)."""
+    import importlib.util
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "consumers", "python", "pba_worker", "model.py")
+    spec = importlib.util.spec_from_file_location("pba_worker_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WideResNet(depth, widen, "zagoruyko", channels=channels, classes=classes)
 
 
 def parse_model(name):

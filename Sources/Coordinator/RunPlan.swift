@@ -9,11 +9,11 @@ import Tensor
 /// search configuration. `pba search` and `pba coordinator --config` read the same fields.
 public struct RunPlan: Codable, Hashable, Sendable {
     public enum Preset: String, Codable, Sendable, CaseIterable {
-        /// Fashion-MNIST, WRN-10-1, 16 members, 30 epochs on 2 000 images, sampled initial
-        /// policies: minutes on 2 cores.
+        /// Fashion-MNIST, WRN-10-1, 16 members, 30 epochs on 2 000 images, mixed start, no
+        /// fixed Cutout: minutes on 2 cores.
         case demo
         /// cifar10-mini-sized reduced CIFAR-10 on CPU: WRN-10-1, 16 members, 30 epochs on 4 000
-        /// images, sampled initial policies.
+        /// images, mixed start, no fixed Cutout.
         case reducedCIFAR10 = "reduced-cifar10"
         /// PBA's configuration: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs.
         case paper

@@ -104,6 +104,17 @@ public struct DashboardServer: Sendable {
     public func run(signals: [UnixSignal] = [.sigterm, .sigint], onListening: @escaping @Sendable (String) -> Void = { _ in }) async throws {
         let group = ServiceGroup(configuration: .init(services: [application(onListening: onListening)],
                                                       gracefulShutdownSignals: signals, logger: logger))
-        try await group.run()
+        guard signals.isEmpty else { return try await group.run() }
+        // Cancelling the group's own task would tear the server down mid-request and make the
+        // group log the CancellationError as a service failure at the end of every
+        // `pba search --http`. So the group runs in a task of its own, and the caller's
+        // cancellation becomes a graceful shutdown (triggerGracefulShutdown is remembered even
+        // when it comes before the group has started).
+        let running = Task { try await group.run() }
+        try await withTaskCancellationHandler {
+            try await running.value
+        } onCancel: {
+            Task { await group.triggerGracefulShutdown() }
+        }
     }
 }

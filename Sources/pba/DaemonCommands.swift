@@ -120,10 +120,12 @@ struct SearchCommand: AsyncParsableCommand {
         abstract: "Learn an augmentation schedule: a coordinator and local workers in one command.",
         discussion: """
         Presets:
-          demo             Fashion-MNIST, WRN-10-1, 16 members, 30 epochs on 2 000 images (interval 3), sampled initial policies.
-          reduced-cifar10  cifar10-mini (../shared/data/cifar10-mini), WRN-10-1, 16 members, 30 epochs on 4 000 images, sampled initial policies.
-          paper            PBA's setup: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs \
-        (give --data cifar10:DIR); for many-core or GPU machines.
+          demo             Fashion-MNIST, WRN-10-1, 16 members, 30 epochs on 2 000 images (interval 3), mixed start, no fixed Cutout.
+          reduced-cifar10  cifar10-mini (../shared/data/cifar10-mini), WRN-10-1, 16 members, 30 epochs on 4 000 images, mixed start, no fixed Cutout.
+          paper            PBA's setup: reduced CIFAR-10 (4 000 images), WRN-40-2, 16 members, interval 3, 200 epochs, zero start, \
+        fixed Cutout 16 (give --data cifar10:DIR); for many-core or GPU machines.
+        Mixed start: a quarter of the members at the zero policy (with no fixed Cutout exactly the `base` pad-crop-flip \
+        baseline), the rest sampled; Cutout is then one of the policy's operations, so "nothing beyond base" stays reachable.
         A second `pba search` on the same --db resumes the unfinished run. The schedule is written \
         to --out (default runs/<run-id>/schedule.json and .svg), never into the committed schedules/.
         """)

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -33,6 +34,30 @@ def cpu_name():
     return platform.processor()
 
 
+# consumers/python/pba_worker/bench.py -> the repository root, so that the defaults below work from
+# any directory, not only from the root.
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def first_existing(*candidates):
+    for c in candidates:
+        if c.exists():
+            return c
+    return None
+
+
+def default_data():
+    d = first_existing(Path("../shared/data/cifar10-mini"), REPO_ROOT.parent / "shared" / "data" / "cifar10-mini")
+    return f"cifar10:{d}" if d else None
+
+
+def default_pba():
+    if os.environ.get("PBA_BIN"):
+        return os.environ["PBA_BIN"]
+    found = first_existing(Path(".build/release/pba"), REPO_ROOT / ".build" / "release" / "pba")
+    return str(found) if found else ".build/release/pba"
+
+
 def sync(device):
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -43,16 +68,21 @@ def main(argv=None):
     p.add_argument("--model", default="wrn-10-1")
     p.add_argument("--form", default="zagoruyko")
     p.add_argument("--device", default="auto")
-    p.add_argument("--data", default=None, help="cifar10:DIR for real images (default: ../shared/data/cifar10-mini if present, else random)")
+    p.add_argument("--data", default=None, help="cifar10:DIR for real images (default: cifar10-mini in ../shared/data beside the "
+                   "current directory or beside the repository, if present; else random images)")
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--loader-workers", type=int, default=None)
-    p.add_argument("--pba", default=os.environ.get("PBA_BIN", ".build/release/pba"), help="the pba binary for the Swift side")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                   help="torch CPU threads and the Swift engine's threads (default: all cores)")
+    p.add_argument("--pba", default=default_pba(), help="the pba binary for the Swift side (default: $PBA_BIN, "
+                   "else .build/release/pba here or in the repository)")
     a = p.parse_args(argv)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
     depth, widen = (int(x) for x in a.model.split("-")[1:3])
     workers = a.loader_workers if a.loader_workers is not None else (min(8, os.cpu_count() or 1) if device.type == "cuda" else 1)
     bs = 128
-    src = a.data or ("cifar10:../shared/data/cifar10-mini" if os.path.isdir("../shared/data/cifar10-mini") else None)
+    torch.set_num_threads(max(1, a.threads))
+    src = a.data or default_data()
     if src:
         train, test = pdata.load(src)
     else:
@@ -107,7 +137,7 @@ def main(argv=None):
     if os.path.exists(a.pba):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "engine.json")
-            threads = os.cpu_count() or 1
+            threads = max(1, a.threads)
             r = subprocess.run([a.pba, "bench", "engine", "--threads", str(threads), "--models", a.model, "--form", a.form,
                                 "--steps", str(a.steps), "--json", out], capture_output=True, text=True)
             if r.returncode == 0:
@@ -126,7 +156,7 @@ def main(argv=None):
     print(f"  whole pipeline (augmentation overlapped with the step)  {whole_ips:8.0f} img/s  "
           f"({100 * whole_ips / step_ips:.0f}% of the step alone)")
     if swift_ips:
-        print(f"Swift engine on this CPU ({cpu_name()}, {os.cpu_count()} threads), training step: {swift_ips:8.0f} img/s")
+        print(f"Swift engine on this CPU ({cpu_name()}, {max(1, a.threads)} threads), training step: {swift_ips:8.0f} img/s")
         print(f"  PyTorch worker step / Swift step: {step_ips / swift_ips:.2f}x; whole pipeline / Swift step: {whole_ips / swift_ips:.2f}x")
     else:
         print("Swift engine: not measured (no pba binary; set PBA_BIN)")

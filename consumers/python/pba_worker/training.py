@@ -65,6 +65,18 @@ class Context:
         self.epochs = job["options"]["epochs"]
         self.batch_size = job["options"]["batchSize"]
 
+    @property
+    def classes(self) -> int:
+        return self.job["model"]["classes"]
+
+    def scored(self, a: "Assignment") -> pdata.Dataset:
+        """The images an assignment is scored on: the validation split for a search interval and
+        for an evaluation cell of a validation-only evaluation (`pba evaluate --validation-size`),
+        the test set for any other evaluation cell."""
+        if a.is_evaluation and self.job["validationSize"] == 0:
+            return self.test
+        return self.validation
+
     def base_augmentation(self, cutout: int) -> ps.BaseAugmentation:
         return ps.BaseAugmentation(padding=self.job["padding"], random_crop=self.job["padding"] > 0,
                                    horizontal_flip=self.job["flip"], cutout_size=cutout, fill="dataset-mean",
@@ -170,7 +182,8 @@ class Trainable:
     Subclass it, set `identity` to a name for your model (the run must be created with
     `--worker-kind pytorch --worker-model THAT_NAME`), and implement `run`. `self.ctx` has the
     job, the split data (`ctx.train`, `ctx.validation`, `ctx.test`: uint8 N×H×W×C arrays and
-    labels), `ctx.device`, `ctx.augmentation(a.augmentation)(epoch)` (the epoch's policy and base
+    labels; `ctx.scored(a)`: the one the assignment is scored on), `ctx.classes`, `ctx.device`,
+    `ctx.augmentation(a.augmentation)(epoch)` (the epoch's policy and base
     augmentation, pba's pixels) and `ctx.batches(...)`. `run` trains epochs
     [a.epoch_start, a.epoch_end) from `a.checkpoint` (("initial", weight_seed) or ("bytes", what
     your run returned earlier)) and returns an `Outcome`: validation accuracy and per-image
@@ -268,12 +281,11 @@ class WRNTrainable(Trainable):
             losses.append(float(loss_sum) / max(1, seen))
             epoch += 1
         train_loss = sum(losses) / max(1, len(losses))
+        scored = ctx.scored(a)
+        acc, preds = evaluate(model, ctx, scored)
         if a.is_evaluation:
-            scored = ctx.validation if ctx.job["validationSize"] > 0 else ctx.test
-            acc, preds = evaluate(model, ctx, scored)
             return Outcome(acc, train_loss, b"", preds)
-        acc, preds = evaluate(model, ctx, ctx.validation)
-        correct = [int(p == l) for p, l in zip(preds, ctx.validation.labels.tolist())]
+        correct = [int(p == l) for p, l in zip(preds, scored.labels.tolist())]
         buf = io.BytesIO()
         torch.save({"model_spec": self.spec, "epoch": epoch, "step": step, "model": model.state_dict(),
                     "optimizer": opt.state_dict()}, buf)

@@ -215,3 +215,43 @@ def test_malformed_and_old_version_frames_get_errors(pba_bin, cifar, tmp_path):
         ctx.term()
         coord.send_signal(signal.SIGTERM)
         wait(coord, 20, "coordinator")
+
+
+def readme_trainable_source():
+    """The `Trainable` example of README "Workers on GPU boxes", exactly as a user copies it."""
+    readme = (PYTHON_DIR.parents[1] / "README.md").read_text()
+    start = readme.index("**Your own model.**")
+    block = readme.index("```python\n", start) + len("```python\n")
+    return readme[block:readme.index("```", block)]
+
+
+def test_readme_trainable_example_trains_a_search_and_an_evaluation_cell(pba_bin, cifar, tmp_path):
+    source = readme_trainable_source()
+    (tmp_path / "readme_trainable.py").write_text(source)
+    identity = next(line.split('"')[1] for line in source.splitlines() if line.strip().startswith("identity ="))
+    env = dict(os.environ, PYTHONPATH=f"{PYTHON_DIR}{os.pathsep}{tmp_path}")
+
+    def worker(endpoint, log):
+        return subprocess.Popen([sys.executable, "-m", "pba_worker", "--connect", endpoint, "--device", "cpu", "--threads", "1",
+                                 "--trainable", "readme_trainable:SmallCNN"],
+                                stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
+
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    coord = start([pba_bin, "search", "--db", tmp_path / "s.sqlite", "--data", cifar, *TINY, "--worker-model", identity,
+                   "--bind", endpoint, "--out", tmp_path / "out"], tmp_path / "search.log")
+    w = worker(endpoint, tmp_path / "worker.log")
+    assert wait(coord, 240, "pba search") == 0, (tmp_path / "search.log").read_text() + (tmp_path / "worker.log").read_text()
+    wait(w, 30, "python worker")
+    wlog = (tmp_path / "worker.log").read_text()
+    assert wlog.count("accuracy") == 4, wlog  # the second interval of each member continues from the example's checkpoint
+    assert (tmp_path / "out" / "schedule.json").exists()
+
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    ev = start([pba_bin, "evaluate", "--data", cifar, "--epochs", "1", "--seeds", "1", "--train-size", "300", "--baselines", "base",
+                "--worker-kind", "pytorch", "--worker-model", identity, "--bind", endpoint,
+                "--db", tmp_path / "e.sqlite", "--out", tmp_path / "eval"], tmp_path / "eval.log")
+    w = worker(endpoint, tmp_path / "worker2.log")
+    assert wait(ev, 240, "pba evaluate") == 0, (tmp_path / "eval.log").read_text() + (tmp_path / "worker2.log").read_text()
+    wait(w, 30, "python worker")
+    cells = (tmp_path / "eval" / "cells.csv").read_text().splitlines()
+    assert len(cells) == 2 and cells[1].startswith("base"), cells
