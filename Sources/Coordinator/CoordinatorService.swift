@@ -130,10 +130,11 @@ public final class CoordinatorService<Work: CoordinatedWork> {
                 for key in authenticator.serve() { logger.warning("refused a connection with CURVE key \(key.isEmpty ? "(none)" : key): not in the allow-list") }
             }
             guard let parts = try socket.receive(timeoutMilliseconds: authenticator == nil ? 100 : 20) else { continue }
-            guard parts.count == 2, let identity = String(validating: parts[0], as: UTF8.self) else {
-                logger.warning("dropping a message with \(parts.count) parts or a non-UTF-8 identity")
+            guard parts.count == 2 else {
+                logger.warning("dropping a message with \(parts.count) parts (a pba frame has a routing id and one body)")
                 continue
             }
+            let identity = RoutingName.name(of: parts[0])
             if let version = WireCodec.foreignVersion(parts[1]) {
                 // Answered in the peer's own framing (header and ERROR are the same in every
                 // version), so an older or newer worker exits with a reason instead of retrying.
@@ -257,7 +258,7 @@ public final class CoordinatorService<Work: CoordinatedWork> {
     }
 
     private func reply(_ id: String, _ rid: UInt64, _ m: WireMessage) {
-        do { try socket.send([Array(id.utf8), WireCodec.encode(Envelope(requestId: rid, message: m))]) } catch {
+        do { try socket.send([RoutingName.id(of: id), WireCodec.encode(Envelope(requestId: rid, message: m))]) } catch {
             logger.warning("cannot send \(m.type) to \(id): \(error)")
         }
     }

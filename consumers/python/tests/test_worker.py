@@ -209,6 +209,17 @@ def test_malformed_and_old_version_frames_get_errors(pba_bin, cifar, tmp_path):
         # A model the run does not train: refused, naming what the run takes.
         m = wire.decode(ask(wire.encode(wire.Message(wire.HELLO, 2, dict(worker_id="x", threads=1, hostname="h", kind="pytorch", model="resnet")))))
         assert m.fields["code"] == wire.REFUSED and "resnet" in m.fields["message"], m.fields
+        # A DEALER that sets no routing id gets ZeroMQ's generated one (not UTF-8 text): answered too.
+        anonymous = ctx.socket(zmq.DEALER)
+        anonymous.setsockopt(zmq.LINGER, 0)
+        anonymous.connect(endpoint)
+        try:
+            anonymous.send(b"not a pba frame, but long enough for a header")
+            assert anonymous.poll(10_000), "no answer to a peer with a generated routing id"
+            m = wire.decode(anonymous.recv())
+            assert m.type == wire.ERROR and m.fields["code"] == wire.BAD_MESSAGE, m
+        finally:
+            anonymous.close()
         assert coord.poll() is None, "the coordinator must survive malformed frames"
     finally:
         s.close()
