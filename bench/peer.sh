@@ -2,7 +2,10 @@
 # make bench-peer: pba's training throughput and memory against PyTorch (CPU) on the same WRN,
 # measured in the same run. See bench/README.md.
 #
-#   bash bench/peer.sh [--steps N] [--warmup N] [--models wrn-40-2,wrn-16-1] [--threads 1,2] [--isa avx2]
+#   bash bench/peer.sh [--steps N] [--warmup N] [--models wrn-10-1,...] [--forms pba,zagoruyko] [--threads 1,2] [--isa avx2]
+#
+# Default: every model the presets and the regime study train (WRN-10-1, WRN-16-1, WRN-16-2,
+# WRN-28-2, WRN-40-2), both architecture forms, 1 and 2 threads: the table issue 13 asks for.
 #
 # --isa avx2 limits both sides to AVX2 on an AVX-512 machine (pba: PBA_KERNELS=avx2; PyTorch:
 # ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2): the instruction set of an AVX2-only CPU, not
@@ -26,22 +29,31 @@ PYTHON=${PYTHON:-python3}
 OUT=$ROOT/bench/out
 STEPS=20
 WARMUP=3
-MODELS=wrn-40-2,wrn-16-1
+MODELS=wrn-10-1,wrn-16-1,wrn-16-2,wrn-28-2,wrn-40-2
+FORMS=pba,zagoruyko
 THREADS=1,2
 ISA=
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps)   STEPS=$2; shift 2 ;;
     --warmup)  WARMUP=$2; shift 2 ;;
     --models)  MODELS=$2; shift 2 ;;
+    --forms)   FORMS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --isa)     ISA=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "peer.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
 done
+
+# glibc keeps freed blocks up to 32 MiB in the heap instead of returning them to the kernel: PyTorch
+# allocates every activation afresh, and where a page fault is expensive (a microVM that reports
+# freed pages to its host) mmap/munmap per tensor made its ReLU 4x slower here and its training
+# step 20% slower. The same setting for both sides; PyTorch's CPU guides recommend a caching
+# allocator (jemalloc/tcmalloc) for the same reason. An environment that sets them already wins.
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4294967296}
 
 case "$ISA" in
   "") ;;
@@ -98,10 +110,19 @@ echo
 # One process per configuration, as on the PyTorch side: in one process a later model's peak can
 # fall inside memory the allocator kept from an earlier one (it then reads as ~0 MB).
 rm -f "$OUT"/pba-*.json
-for t in ${THREADS//,/ }; do
+NAMES=()  # as pba names them: wrn-D-K (PBA's form), wrn-D-K-zagoruyko
+for f in ${FORMS//,/ }; do
+  case "$f" in pba|zagoruyko) ;; *) echo "peer.sh: --forms takes pba and/or zagoruyko, got '$f'" >&2; exit 2 ;; esac
   for m in ${MODELS//,/ }; do
-    .build/release/pba bench engine --form zagoruyko --threads "$t" --models "$m" \
-      --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/pba-$t-$m.json"
+    if [ "$f" = pba ]; then NAMES+=("$m"); else NAMES+=("$m-zagoruyko"); fi
+  done
+done
+for t in ${THREADS//,/ }; do
+  for f in ${FORMS//,/ }; do
+    for m in ${MODELS//,/ }; do
+      .build/release/pba bench engine --form "$f" --threads "$t" --models "$m" \
+        --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/pba-$t-$f-$m.json"
+    done
   done
 done
 "$VPY" -c 'import json, sys; json.dump([r for f in sys.argv[2:] for r in json.load(open(f))], open(sys.argv[1], "w"), indent=2)' \
@@ -109,6 +130,6 @@ done
 
 # --- 3. PyTorch, same models and settings; checks parameter counts against ours; the table ----
 echo
-"$VPY" bench/peer_wrn.py run --threads "$THREADS" --models "$MODELS" --steps "$STEPS" --warmup "$WARMUP" \
+"$VPY" bench/peer_wrn.py run --threads "$THREADS" --models "$(IFS=,; echo "${NAMES[*]}")" --steps "$STEPS" --warmup "$WARMUP" \
   --ours "$OUT/pba.json" --json "$OUT/torch.json"
 echo "results: $OUT/pba.json $OUT/torch.json"

@@ -14,8 +14,9 @@ Run by bench/peer.sh inside .venv-peer. Three modes:
       the table again from saved results.
 
 The model is the PyTorch worker's WideResNet (consumers/python/pba_worker/model.py), which mirrors
-Sources/Engine/Model/WideResNet.swift, in the Zagoruyko form, with NHWC-equivalent
-(channels_last) or NCHW (contiguous) tensors; the parameter counts are checked against pba's. Training step: forward, mean cross-entropy,
+Sources/Engine/Model/WideResNet.swift in both forms (named as pba names them: wrn-D-K is PBA's
+form, wrn-D-K-zagoruyko the Zagoruyko form), with NHWC-equivalent (channels_last) or NCHW
+(contiguous) tensors; the parameter counts are checked against pba's. Training step: forward, mean cross-entropy,
 backward, gradient clipping by global norm 5, SGD lr 0.1 momentum 0.9 Nesterov weight decay 5e-4.
 """
 
@@ -35,8 +36,8 @@ FORMATS = ("channels_last", "contiguous")
 # ---------------------------------------------------------------------------------------------
 # model
 
-def build_model(depth, widen, channels=3, classes=10):
-    """The PyTorch worker's WideResNet (consumers/python/pba_worker/model.py) in the Zagoruyko form:
+def build_model(depth, widen, form="zagoruyko", channels=3, classes=10):
+    """The PyTorch worker's WideResNet (consumers/python/pba_worker/model.py), either form:
     one definition of the PyTorch model in the project. Loaded from its file, not as the package,
     so this venv needs torch only (the package's __init__ pulls in the worker's Pillow pipeline)."""
     import importlib.util
@@ -44,18 +45,20 @@ def build_model(depth, widen, channels=3, classes=10):
     spec = importlib.util.spec_from_file_location("pba_worker_model", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.WideResNet(depth, widen, "zagoruyko", channels=channels, classes=classes)
+    return module.WideResNet(depth, widen, form, channels=channels, classes=classes)
 
 
 def parse_model(name):
+    """(depth, widen, form) of a name as pba spells it: wrn-D-K (PBA's form) or wrn-D-K-zagoruyko."""
     m = re.fullmatch(r"wrn-(\d+)-(\d+)(-zagoruyko)?", name.strip().lower())
     if not m:
-        sys.exit(f"peer_wrn: model '{name}' is not wrn-DEPTH-WIDEN (the peer builds the zagoruyko form only)")
-    return int(m.group(1)), int(m.group(2))
+        sys.exit(f"peer_wrn: model '{name}' is not wrn-DEPTH-WIDEN or wrn-DEPTH-WIDEN-zagoruyko")
+    return int(m.group(1)), int(m.group(2)), "zagoruyko" if m.group(3) else "pba"
 
 
 def base_name(name):
-    return re.sub(r"-zagoruyko$", "", name.strip().lower())
+    """The name pba's bench writes for a model (the form is part of it)."""
+    return name.strip().lower()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -85,9 +88,9 @@ def one(args):
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(1)
-    depth, widen = parse_model(args.model)
+    depth, widen, form = parse_model(args.model)
     h, w, c = (int(v) for v in args.input.split("x"))
-    model = build_model(depth, widen, channels=c, classes=10)
+    model = build_model(depth, widen, form, channels=c, classes=10)
     fmt = torch.channels_last if args.format == "channels_last" else torch.contiguous_format
     model = model.to(memory_format=fmt)
     model.train()
@@ -145,15 +148,15 @@ def run(args):
 
     # Same architecture: the parameter counts must agree with ours before anything is timed.
     for name in models:
-        depth, widen = parse_model(name)
-        n = sum(p.numel() for p in build_model(depth, widen).parameters())
+        depth, widen, form = parse_model(name)
+        n = sum(p.numel() for p in build_model(depth, widen, form).parameters())
         mine = [r["parameters"] for (m, _), r in ours.items() if m == base_name(name)]
         if ours:
             if not mine:
                 sys.exit(f"peer_wrn: {args.ours} has no row for {name}")
             if any(p != n for p in mine):
                 sys.exit(f"peer_wrn: parameter count mismatch for {name}: pba {mine[0]:,}, PyTorch {n:,}")
-            print(f"{base_name(name)}: {n:,} parameters in both (zagoruyko form)")
+            print(f"{base_name(name)}: {n:,} parameters in both")
         else:
             print(f"{base_name(name)}: {n:,} parameters (no pba results to compare)")
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, "
@@ -170,7 +173,7 @@ def run(args):
                 out = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=True).stdout
                 row = json.loads(out.strip().splitlines()[-1])
                 rows.append(row)
-                print(f"  torch {row['model']:10} {t} thr {fmt:13}: {row['imagesPerSecond']:7.1f} img/s"
+                print(f"  torch {row['model']:20} {t} thr {fmt:13}: {row['imagesPerSecond']:7.1f} img/s"
                       f"  memory {row['memoryMB']:6.0f} MB", flush=True)
     if args.json:
         with open(args.json, "w") as f:
@@ -187,7 +190,7 @@ def print_table(ours, torch_rows):
     t = {(r["model"], r["threads"], r["format"]): r for r in torch_rows}
     order = list(dict.fromkeys(r["model"] for r in torch_rows))  # models in the order given
     keys = sorted({(m, th) for (m, th, _) in t}, key=lambda k: (order.index(k[0]), k[1]))
-    head = (f"{'model':10} {'thr':>3} {'pba img/s':>10} {'torch CL':>9} {'torch NCHW':>10} "
+    head = (f"{'model':20} {'thr':>3} {'pba img/s':>10} {'torch CL':>9} {'torch NCHW':>10} "
             f"{'pba/torch CL':>12} {'pba MB':>7} {'torch CL MB':>11} {'mem pba/torch':>13}")
     print()
     print("pba vs PyTorch (CL = channels_last, PyTorch's fastest CPU setting; NCHW = contiguous)")
@@ -202,7 +205,7 @@ def print_table(ours, torch_rows):
         cl_mb = cl["memoryMB"] if cl else None
         nc_ips = nc["imagesPerSecond"] if nc else None
         f = lambda v, w, p=1: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"
-        print(f"{m:10} {th:3d} {f(o_ips, 10)} {f(cl_ips, 9)} {f(nc_ips, 10)} {ratio(o_ips, cl_ips):>12} "
+        print(f"{m:20} {th:3d} {f(o_ips, 10)} {f(cl_ips, 9)} {f(nc_ips, 10)} {ratio(o_ips, cl_ips):>12} "
               f"{f(o_mb, 7, 0)} {f(cl_mb, 11, 0)} {ratio(o_mb, cl_mb):>13}")
     print("ratios > 1.00x: pba is faster (throughput) / uses more memory (memory).")
 
@@ -225,7 +228,7 @@ def main():
     o.add_argument("--threads", type=int, required=True)
     o.add_argument("--format", choices=FORMATS, required=True)
     r = sub.add_parser("run", parents=[common], help="every configuration, then the table")
-    r.add_argument("--models", default="wrn-40-2,wrn-16-1")
+    r.add_argument("--models", default="wrn-40-2-zagoruyko,wrn-16-1-zagoruyko", help="names as pba writes them (wrn-D-K: PBA's form)")
     r.add_argument("--threads", default="1,2")
     r.add_argument("--ours", help="pba bench engine --json output (parameter check and table)")
     r.add_argument("--json", help="write PyTorch rows here")
