@@ -17,6 +17,7 @@
 #                       --no-deps plus torch's pure-Python dependencies
 #   PEER_VENV           the venv folder (default .venv-peer, git-ignored)
 #   PYTHON              the interpreter that creates the venv (default python3)
+#   PEER_NO_BUILD       set: time the existing .build/release/pba instead of building it first
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -34,7 +35,7 @@ FORMS=pba,zagoruyko
 THREADS=1,2
 ISA=
 
-usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps)   STEPS=$2; shift 2 ;;
@@ -104,7 +105,8 @@ print(f"CUDA available: {torch.cuda.is_available()} (the benchmark runs on the C
 EOF
 
 # --- 2. ours ------------------------------------------------------------------------------
-swift build -c release --product pba 2>&1 | tail -1
+if [ -n "${PEER_NO_BUILD:-}" ] && [ -x .build/release/pba ]; then echo "pba: using the existing .build/release/pba (PEER_NO_BUILD)"
+else swift build -c release --product pba 2>&1 | tail -1; fi
 mkdir -p "$OUT"
 echo
 # One process per configuration, as on the PyTorch side: in one process a later model's peak can

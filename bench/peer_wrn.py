@@ -186,16 +186,18 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def print_table(ours, torch_rows):
+def print_table(ours, torch_rows, goal=1.5):
     t = {(r["model"], r["threads"], r["format"]): r for r in torch_rows}
     order = list(dict.fromkeys(r["model"] for r in torch_rows))  # models in the order given
     keys = sorted({(m, th) for (m, th, _) in t}, key=lambda k: (order.index(k[0]), k[1]))
     head = (f"{'model':20} {'thr':>3} {'pba img/s':>10} {'torch CL':>9} {'torch NCHW':>10} "
-            f"{'pba/torch CL':>12} {'pba MB':>7} {'torch CL MB':>11} {'mem pba/torch':>13}")
+            f"{'pba/torch CL':>12} {'pba/best':>8} {'pba MB':>7} {'torch CL MB':>11} {'mem pba/torch':>13}")
     print()
-    print("pba vs PyTorch (CL = channels_last, PyTorch's fastest CPU setting; NCHW = contiguous)")
+    print("pba vs PyTorch (CL = channels_last, usually PyTorch's fastest CPU setting; NCHW = contiguous;")
+    print(f"best = the faster of the two for that row; goal: pba/best >= {goal:.2f}x at no more memory)")
     print(head)
     print("-" * len(head))
+    short = []
     for m, th in keys:
         o = ours.get((m, th))
         cl, nc = t.get((m, th, "channels_last")), t.get((m, th, "contiguous"))
@@ -204,10 +206,14 @@ def print_table(ours, torch_rows):
         cl_ips = cl["imagesPerSecond"] if cl else None
         cl_mb = cl["memoryMB"] if cl else None
         nc_ips = nc["imagesPerSecond"] if nc else None
+        best = max((v for v in (cl_ips, nc_ips) if v), default=None)
+        if o_ips and best and o_ips / best < goal:
+            short.append(f"{m} {th} thr ({o_ips / best:.2f}x)")
         f = lambda v, w, p=1: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"
-        print(f"{m:20} {th:3d} {f(o_ips, 10)} {f(cl_ips, 9)} {f(nc_ips, 10)} {ratio(o_ips, cl_ips):>12} "
+        print(f"{m:20} {th:3d} {f(o_ips, 10)} {f(cl_ips, 9)} {f(nc_ips, 10)} {ratio(o_ips, cl_ips):>12} {ratio(o_ips, best):>8} "
               f"{f(o_mb, 7, 0)} {f(cl_mb, 11, 0)} {ratio(o_mb, cl_mb):>13}")
     print("ratios > 1.00x: pba is faster (throughput) / uses more memory (memory).")
+    print(f"below {goal:.2f}x of PyTorch's best: " + (", ".join(short) if short else "none"))
 
 
 def table(args):
