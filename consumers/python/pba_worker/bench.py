@@ -151,6 +151,7 @@ def main(argv=None):
                 print(f"pba bench engine failed: {r.stderr.strip()}", file=sys.stderr)
     dev = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu ({cpu_name()}, {torch.get_num_threads()} torch threads)"
     print(f"PyTorch worker, {a.model} {a.form}, batch {bs}, device {dev}, torch {torch.__version__}")
+    print(f"  data: {src or 'random images (no cifar10-mini found; give --data cifar10:DIR)'}")
     print(f"  model step (random data, no loading)       {step_ips:8.0f} img/s")
     print(f"  augmentation pipeline alone ({workers} loader workers, dense policy + pad/crop/flip)  {aug_ips:8.0f} img/s")
     print(f"  whole pipeline (augmentation overlapped with the step)  {whole_ips:8.0f} img/s  "
