@@ -56,7 +56,7 @@ def parse_model(name):
     return int(m.group(1)), int(m.group(2)), "zagoruyko" if m.group(3) else "pba"
 
 
-def base_name(name):
+def model_name(name):
     """The name pba's bench writes for a model (the form is part of it)."""
     return name.strip().lower()
 
@@ -122,7 +122,7 @@ def one(args):
         peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     m = statistics.median(times)
     row = {
-        "model": base_name(args.model), "threads": args.threads, "format": args.format,
+        "model": model_name(args.model), "threads": args.threads, "format": args.format,
         "imagesPerSecond": args.batch_size / m, "medianStepSeconds": m, "steps": args.steps,
         "memoryMB": max(0, peak_kb - rss_model) / 1024, "peakResetWorked": peak_reset,
         "parameters": params, "torchThreads": torch.get_num_threads(),
@@ -136,7 +136,7 @@ def one(args):
 def load_ours(path):
     with open(path) as f:
         rows = json.load(f)
-    return {(base_name(r["model"]), int(r["threads"])): r for r in rows}
+    return {(model_name(r["model"]), int(r["threads"])): r for r in rows}
 
 
 def run(args):
@@ -150,15 +150,15 @@ def run(args):
     for name in models:
         depth, widen, form = parse_model(name)
         n = sum(p.numel() for p in build_model(depth, widen, form).parameters())
-        mine = [r["parameters"] for (m, _), r in ours.items() if m == base_name(name)]
+        mine = [r["parameters"] for (m, _), r in ours.items() if m == model_name(name)]
         if ours:
             if not mine:
                 sys.exit(f"peer_wrn: {args.ours} has no row for {name}")
             if any(p != n for p in mine):
                 sys.exit(f"peer_wrn: parameter count mismatch for {name}: pba {mine[0]:,}, PyTorch {n:,}")
-            print(f"{base_name(name)}: {n:,} parameters in both")
+            print(f"{model_name(name)}: {n:,} parameters in both")
         else:
-            print(f"{base_name(name)}: {n:,} parameters (no pba results to compare)")
+            print(f"{model_name(name)}: {n:,} parameters (no pba results to compare)")
     print(f"torch {torch.__version__}, default threads {torch.get_num_threads()}, "
           f"batch {args.batch_size}, median of {args.steps} steps after {args.warmup} warm-up", flush=True)
 

@@ -1,3 +1,5 @@
+import Engine
+
 /// A ZeroMQ routing id as the coordinator names a peer in its tables and logs.
 ///
 /// pba's workers (Swift and Python) set a UTF-8 routing id, but a third-party DEALER that sets
@@ -10,10 +12,7 @@ public enum RoutingName {
 
     public static func name(of id: [UInt8]) -> String {
         if let text = String(validating: id, as: UTF8.self), !text.hasPrefix(hexPrefix) { return text }
-        return hexPrefix + id.map { byte in
-            let digits = Array("0123456789abcdef")
-            return String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
-        }.joined()
+        return hexPrefix + SHA256.hex(id)
     }
 
     /// The routing id a name came from (`name(of:)`'s inverse; a name it never produced is

@@ -77,11 +77,12 @@ def main(argv=None):
     p.add_argument("--pba", default=default_pba(), help="the pba binary for the Swift side (default: $PBA_BIN, "
                    "else .build/release/pba here or in the repository)")
     a = p.parse_args(argv)
+    a.threads = max(1, a.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if a.device == "auto" else a.device)
     depth, widen = (int(x) for x in a.model.split("-")[1:3])
     workers = a.loader_workers if a.loader_workers is not None else (min(8, os.cpu_count() or 1) if device.type == "cuda" else 1)
     bs = 128
-    torch.set_num_threads(max(1, a.threads))
+    torch.set_num_threads(a.threads)
     src = a.data or default_data()
     if src:
         train, test = pdata.load(src)
@@ -137,8 +138,7 @@ def main(argv=None):
     if os.path.exists(a.pba):
         with tempfile.TemporaryDirectory() as d:
             out = os.path.join(d, "engine.json")
-            threads = max(1, a.threads)
-            r = subprocess.run([a.pba, "bench", "engine", "--threads", str(threads), "--models", a.model, "--form", a.form,
+            r = subprocess.run([a.pba, "bench", "engine", "--threads", str(a.threads), "--models", a.model, "--form", a.form,
                                 "--steps", str(a.steps), "--json", out], capture_output=True, text=True)
             if r.returncode == 0:
                 try:
@@ -157,7 +157,7 @@ def main(argv=None):
     print(f"  whole pipeline (augmentation overlapped with the step)  {whole_ips:8.0f} img/s  "
           f"({100 * whole_ips / step_ips:.0f}% of the step alone)")
     if swift_ips:
-        print(f"Swift engine on this CPU ({cpu_name()}, {max(1, a.threads)} threads), training step: {swift_ips:8.0f} img/s")
+        print(f"Swift engine on this CPU ({cpu_name()}, {a.threads} threads), training step: {swift_ips:8.0f} img/s")
         print(f"  PyTorch worker step / Swift step: {step_ips / swift_ips:.2f}x; whole pipeline / Swift step: {whole_ips / swift_ips:.2f}x")
     else:
         print("Swift engine: not measured (no pba binary; set PBA_BIN)")

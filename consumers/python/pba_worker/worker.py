@@ -199,6 +199,7 @@ class Worker:
                 a = Assignment(f["assignment_id"], f["kind"], f["member"], f["epoch_start"], f["epoch_end"],
                                f["training_seed"], f["augmentation"], f["checkpoint"])
                 self.task = _Task(self.trainable, a)
+                log.info("assignment %d (member %d, epochs %d..<%d) started", a.id, a.member, a.epoch_start, a.epoch_end)
             elif m.type == wire.NO_WORK:
                 request_at = time.monotonic() + f["retry_ms"] / 1000
             elif m.type == wire.HEARTBEAT:

@@ -37,8 +37,8 @@ def start(args, log, cwd=None):
     return subprocess.Popen([str(a) for a in args], stdout=open(log, "w"), stderr=subprocess.STDOUT, cwd=cwd)
 
 
-def python_worker(endpoint, log, *extra):
-    env = dict(os.environ, PYTHONPATH=str(PYTHON_DIR))
+def python_worker(endpoint, log, *extra, pythonpath=()):
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(str(p) for p in (PYTHON_DIR, *pythonpath)))
     return subprocess.Popen([sys.executable, "-m", "pba_worker", "--connect", endpoint, "--device", "cpu", "--threads", "1", *extra],
                             stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
 
@@ -130,13 +130,13 @@ def test_search_and_evaluation_cell_end_to_end(pba_bin, cifar, tmp_path):
 
 def test_worker_killed_mid_interval_is_requeued(pba_bin, cifar, tmp_path):
     endpoint = f"tcp://127.0.0.1:{free_port()}"
-    args = [pba_bin, "coordinator", "--db", tmp_path / "k.sqlite", "--data", cifar, *TINY, "--train-size", "1500",
+    # 4 500 images: one interval takes several seconds on one thread, far longer than wait_for's poll.
+    args = [pba_bin, "coordinator", "--db", tmp_path / "k.sqlite", "--data", cifar, *TINY, "--train-size", "4500",
             "--bind", endpoint, "--worker-timeout-ms", "3000", "--out", tmp_path / "out"]
     coord = start(args, tmp_path / "coord.log")
     first = python_worker(endpoint, tmp_path / "first.log", "--id", "first")
-    assert wait_for(tmp_path / "first.log", "loading", 60)
-    time.sleep(4)  # inside its first interval (1 500 images on one thread take longer)
-    assert "accuracy" not in (tmp_path / "first.log").read_text()
+    assert wait_for(tmp_path / "first.log", "started", 60), (tmp_path / "first.log").read_text()
+    assert "accuracy" not in (tmp_path / "first.log").read_text()  # inside its first interval
     first.send_signal(signal.SIGKILL)
     first.wait()
     second = python_worker(endpoint, tmp_path / "second.log", "--id", "second")
@@ -240,12 +240,9 @@ def test_readme_trainable_example_trains_a_search_and_an_evaluation_cell(pba_bin
     source = readme_trainable_source()
     (tmp_path / "readme_trainable.py").write_text(source)
     identity = next(line.split('"')[1] for line in source.splitlines() if line.strip().startswith("identity ="))
-    env = dict(os.environ, PYTHONPATH=f"{PYTHON_DIR}{os.pathsep}{tmp_path}")
 
     def worker(endpoint, log):
-        return subprocess.Popen([sys.executable, "-m", "pba_worker", "--connect", endpoint, "--device", "cpu", "--threads", "1",
-                                 "--trainable", "readme_trainable:SmallCNN"],
-                                stdout=open(log, "w"), stderr=subprocess.STDOUT, env=env)
+        return python_worker(endpoint, log, "--trainable", "readme_trainable:SmallCNN", pythonpath=(tmp_path,))
 
     endpoint = f"tcp://127.0.0.1:{free_port()}"
     coord = start([pba_bin, "search", "--db", tmp_path / "s.sqlite", "--data", cifar, *TINY, "--worker-model", identity,
