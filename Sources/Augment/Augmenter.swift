@@ -135,19 +135,25 @@ public enum AugmentationStage: Sendable {
     case autoAugment
 }
 
-/// A complete per-image recipe: a stage, then (unless nil) the base augmentation.
+/// A complete per-image recipe: the foundation (if any), a stage, then (unless nil) the base
+/// augmentation.
 public struct Augmentation: Sendable {
+    /// A fixed recipe applied before `stage` to every image: a run searches policies on top of
+    /// the best free baseline instead of beside it, so the zero policy means that baseline.
+    public var foundation: AugmentationStage?
     public var stage: AugmentationStage
     public var base: BaseAugmentation?
 
-    public init(stage: AugmentationStage, base: BaseAugmentation?) {
+    public init(foundation: AugmentationStage? = nil, stage: AugmentationStage, base: BaseAugmentation?) {
+        self.foundation = foundation
         self.stage = stage
         self.base = base
     }
 
-    /// A PBA policy followed by the base augmentation (PBA's training recipe).
-    public init(policy: ResolvedPolicy, base: BaseAugmentation = BaseAugmentation()) {
-        self.init(stage: .policy(policy), base: base)
+    /// A PBA policy followed by the base augmentation (PBA's training recipe), optionally on
+    /// top of a foundation.
+    public init(policy: ResolvedPolicy, base: BaseAugmentation = BaseAugmentation(), foundation: AugmentationStage? = nil) {
+        self.init(foundation: foundation, stage: .policy(policy), base: base)
     }
 
     /// A baseline's recipe. `base` supplies padding, flip and the Cutout size; `.base` itself
@@ -188,7 +194,9 @@ public final class Augmenter {
         self.shape = shape
         self.fill = fill
         var tuples = 1
-        if case let .policy(p) = augmentation.stage { tuples = max(1, p.steps.count) }
+        for stage in [augmentation.foundation, augmentation.stage] {
+            if case let .policy(p)? = stage { tuples = max(tuples, p.steps.count) }
+        }
         scratch = AugmentScratch(bytes: shape.count, tuples: tuples)
         context = OperationContext(fill: fill, scratch: scratch)
         var uniform: [(any ImageOperation)?] = [nil]
@@ -207,9 +215,17 @@ public final class Augmenter {
     }
 
     /// Augments one image in place. `image.shape` must be the augmenter's shape.
+    /// Draws, in order: the foundation's, the stage's, the base augmentation's.
     public func augment(_ image: ImageView, using rng: inout SeededGenerator) {
         precondition(image.shape == shape, "image shape \(image.shape) differs from the augmenter's \(shape)")
-        switch augmentation.stage {
+        if let foundation = augmentation.foundation { apply(foundation, to: image, using: &rng) }
+        apply(augmentation.stage, to: image, using: &rng)
+        augmentation.base?.apply(to: image, context: context, using: &rng)
+    }
+
+    @inline(__always)
+    private func apply(_ stage: AugmentationStage, to image: ImageView, using rng: inout SeededGenerator) {
+        switch stage {
         case .none:
             break
         case let .policy(policy):
@@ -235,7 +251,6 @@ public final class Augmenter {
                 applyDrawing(op, parameter: parameter, to: image, context: context, using: &rng)
             }
         }
-        augmentation.base?.apply(to: image, context: context, using: &rng)
     }
 
     /// Augments an owned image; its shape must match.

@@ -65,11 +65,34 @@ public enum Baseline: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    /// The baselines that can be a foundation (`Augmentation.foundation`): the policy recipes,
+    /// whose stage runs before a schedule's policy. `none`, `base` and `cutout` are base
+    /// augmentations, which a run sets with padding, flip and Cutout instead.
+    public static let foundationNames = ["randaugment", "trivialaugment", "autoaugment", "randaugment(N,M)"]
+
+    /// This baseline's stage as a foundation, or nil for `none`, `base` and `cutout`.
+    public var foundationStage: AugmentationStage? {
+        switch self {
+        case .none, .base, .cutout: return nil
+        case let .randAugment(n, m): return .randAugment(n: n, magnitude: m)
+        case .trivialAugment: return .trivialAugment
+        case .autoAugment: return .autoAugment
+        }
+    }
+
+    /// Parses a foundation name; the error says which names are allowed.
+    public static func foundation(named name: String) throws(BaselineError) -> AugmentationStage {
+        let b = try Baseline(name: name)
+        guard let stage = b.foundationStage else { throw .notAFoundation(name) }
+        return stage
+    }
 }
 
 public enum BaselineError: Error, CustomStringConvertible, Equatable {
     case unknown(String)
     case badRandAugment(String, reason: String)
+    case notAFoundation(String)
 
     public var description: String {
         switch self {
@@ -77,6 +100,8 @@ public enum BaselineError: Error, CustomStringConvertible, Equatable {
             return "unknown baseline '\(name)' (known: \(Baseline.names.joined(separator: ", ")), randaugment(N,M))"
         case let .badRandAugment(name, reason):
             return "baseline '\(name)': \(reason)"
+        case let .notAFoundation(name):
+            return "'\(name)' cannot be a foundation: it is a base augmentation (set it with --padding, --flip and --cutout); a foundation is one of \(Baseline.foundationNames.joined(separator: ", "))"
         }
     }
 }

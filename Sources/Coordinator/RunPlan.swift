@@ -4,6 +4,7 @@ import Search
 import Schedule
 import Wire
 import Tensor
+import Augment
 
 /// A search to run: a preset plus overrides, turned into the job every worker trains and the
 /// search configuration. `pba search` and `pba coordinator --config` read the same fields.
@@ -40,6 +41,8 @@ public struct RunPlan: Codable, Hashable, Sendable {
     public var padding: Int?
     public var cutout: Int?
     public var flip: Bool?
+    /// A baseline recipe every policy is stacked on (`JobDescription.foundation`).
+    public var foundation: String?
     public var seed: UInt64?
     /// The workers the run accepts; nil: Swift workers (`JobDescription.worker`).
     public var worker: WorkerIdentity?
@@ -93,6 +96,10 @@ public struct RunPlan: Codable, Hashable, Sendable {
                                  splitSeed: runSeed, model: spec, options: options, padding: padding ?? 4, flip: flip ?? d.flip,
                                  cutout: cutout ?? d.cutout, dataFingerprint: dataFingerprint(train: train, test: test))
         job.worker = worker == .swift ? nil : worker
+        if let foundation {
+            do { _ = try Baseline.foundation(named: foundation) } catch { throw RunPlanError("foundation: \(error)") }
+            job.foundation = foundation
+        }
         guard job.trainSize + job.validationSize <= train.count else {
             throw RunPlanError("\(dataSource) has \(train.count) training images; train \(job.trainSize) + validation \(job.validationSize) do not fit")
         }
@@ -121,7 +128,8 @@ public func scheduleContext(job: JobDescription, normalization: Normalization, c
         baseAugmentation: Schedule.BaseAugmentation(padding: job.padding, randomCrop: job.padding > 0, horizontalFlip: job.flip,
                                                     cutoutSize: job.cutout, fill: "dataset-mean",
                                                     normalizationMean: normalization.mean.map(Double.init),
-                                                    normalizationStd: normalization.std.map(Double.init)),
+                                                    normalizationStd: normalization.std.map(Double.init),
+                                                    foundation: job.foundation),
         provenance: ScheduleProvenance(commandLine: commandLine, pbaVersion: PBARelease.version, gitRevision: GitRevision.current,
                                        cpu: cpuModelName(), blas: BLAS.coreName, threads: threads))
 }

@@ -7,7 +7,13 @@ import Search
 /// unknown values (an imported schedule has no seed) are `null`.
 public struct AugmentationSchedule: Hashable, Sendable {
     public static let formatName = "pba-schedule"
-    public static let currentFormatVersion = 1
+    /// The newest version this build reads and writes. Version 2 adds
+    /// `baseAugmentation.foundation`; a document without one is still written as version 1, so
+    /// readers that only know version 1 keep reading every schedule they can apply, and refuse
+    /// (by version) the ones they cannot.
+    public static let currentFormatVersion = 2
+    /// The version a document needs: 2 with a foundation, else 1.
+    public var requiredFormatVersion: Int { baseAugmentation.foundation == nil ? 1 : 2 }
 
     public var format: String
     public var formatVersion: Int
@@ -29,7 +35,7 @@ public struct AugmentationSchedule: Hashable, Sendable {
                 context: ScheduleContext, seed: UInt64? = nil, search: SearchConfiguration? = nil,
                 lineage: ScheduleLineage? = nil) {
         format = Self.formatName
-        formatVersion = Self.currentFormatVersion
+        formatVersion = context.baseAugmentation.foundation == nil ? 1 : 2
         self.operations = OperationDescription.describing(operations)
         policyLayout = PolicyLayoutDescription(operationCount: operations.count)
         self.learnedEpochs = learnedEpochs
@@ -116,8 +122,16 @@ public struct AugmentationSchedule: Hashable, Sendable {
     public func validate() throws(ScheduleError) {
         func bad(_ path: String, _ message: String) -> ScheduleError { .invalidSchedule(path: path, message: message) }
         guard format == Self.formatName else { throw bad("format", "is '\(format)', expected '\(Self.formatName)'") }
-        guard formatVersion == Self.currentFormatVersion else {
+        guard (1...Self.currentFormatVersion).contains(formatVersion) else {
             throw .unsupportedFormatVersion(found: formatVersion, supported: Self.currentFormatVersion)
+        }
+        if let foundation = baseAugmentation.foundation {
+            guard formatVersion >= 2 else {
+                throw bad("baseAugmentation.foundation", "needs formatVersion 2 (the document says \(formatVersion)): a version-1 reader would ignore it and train without it")
+            }
+            do { _ = try Baseline.foundation(named: foundation) } catch {
+                throw bad("baseAugmentation.foundation", "\(error)")
+            }
         }
         guard !operations.isEmpty else { throw bad("operations", "is empty") }
         var seen = Set<String>()
@@ -222,9 +236,14 @@ public struct BaseAugmentation: Hashable, Codable, Sendable {
     /// Per-channel normalisation (x/255 − mean) / std.
     public var normalizationMean: [Double]
     public var normalizationStd: [Double]
+    /// A baseline recipe (autoaugment, trivialaugment, randaugment(N,M)) applied before every
+    /// epoch's policy: the schedule was learned on top of it and means nothing without it. Nil
+    /// (and absent from the JSON): none.
+    public var foundation: String?
 
     public init(padding: Int, randomCrop: Bool, horizontalFlip: Bool, cutoutSize: Int, fill: String,
-                normalizationMean: [Double], normalizationStd: [Double]) {
+                normalizationMean: [Double], normalizationStd: [Double], foundation: String? = nil) {
+        self.foundation = foundation
         self.padding = padding
         self.randomCrop = randomCrop
         self.horizontalFlip = horizontalFlip
@@ -373,8 +392,16 @@ public struct ScheduleLineage: Hashable, Codable, Sendable {
 extension AugmentationSchedule {
     /// What training with this schedule applies in each epoch of an `epochs`-epoch run: the
     /// stretched policy followed by `base`. Epochs past the end keep the last policy.
+    /// The schedule's foundation, if any, comes first.
     public func perEpochAugmentation(epochs: Int, base: Augment.BaseAugmentation) throws -> @Sendable (Int) -> Augmentation {
-        let augmentations = try epochPolicies(epochs: epochs).map { Augmentation(policy: try ResolvedPolicy($0), base: base) }
+        let foundation = try baseAugmentation.foundation.map { name throws -> AugmentationStage in
+            do { return try Baseline.foundation(named: name) } catch {
+                throw ScheduleError.invalidSchedule(path: "baseAugmentation.foundation", message: "\(error)")
+            }
+        }
+        let augmentations = try epochPolicies(epochs: epochs).map {
+            Augmentation(policy: try ResolvedPolicy($0), base: base, foundation: foundation)
+        }
         guard !augmentations.isEmpty else { throw ScheduleError.invalidSchedule(path: "segments", message: "give no policy for \(epochs) epochs") }
         return { epoch in augmentations[min(max(0, epoch), augmentations.count - 1)] }
     }

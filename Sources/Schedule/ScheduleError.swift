@@ -26,7 +26,7 @@ public enum ScheduleError: Error, CustomStringConvertible, Equatable {
         case let .invalidSchedule(path, message):
             return "schedule field \(path): \(message)"
         case let .unsupportedFormatVersion(found, supported):
-            return "schedule format version \(found) is not supported (this pba reads version \(supported))"
+            return "schedule format version \(found) is not supported (this pba reads versions 1...\(supported))"
         case let .notRepresentable(message):
             return message
         case .emptyLog:

@@ -11,7 +11,7 @@ extension AugmentationSchedule: Codable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         format = try c.decode(String.self, forKey: .format)
         formatVersion = try c.decode(Int.self, forKey: .formatVersion)
-        guard formatVersion == Self.currentFormatVersion else {
+        guard (1...Self.currentFormatVersion).contains(formatVersion) else {
             throw ScheduleError.unsupportedFormatVersion(found: formatVersion, supported: Self.currentFormatVersion)
         }
         operations = try c.decode([OperationDescription].self, forKey: .operations)
@@ -31,7 +31,7 @@ extension AugmentationSchedule: Codable {
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(format, forKey: .format)
-        try c.encode(formatVersion, forKey: .formatVersion)
+        try c.encode(max(formatVersion, requiredFormatVersion), forKey: .formatVersion)
         try c.encode(operations, forKey: .operations)
         try c.encode(policyLayout, forKey: .policyLayout)
         try c.encode(learnedEpochs, forKey: .learnedEpochs)

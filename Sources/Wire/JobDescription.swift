@@ -21,6 +21,10 @@ public struct JobDescription: Codable, Hashable, Sendable {
     /// without one, while `cutout` and AutoAugment keep their recipe). Nil: `cutout` for all,
     /// and absent from the JSON, so jobs written before it keep their keys.
     public var scheduleCutout: Int?
+    /// A search's foundation: the baseline recipe (autoaugment, trivialaugment, randaugment(N,M))
+    /// every member's policy is stacked on, so the zero policy is that baseline and exploit
+    /// cannot end below it on validation. Nil: none, and absent from the JSON (old keys hold).
+    public var foundation: String?
     /// SHA-256 (hex) of the loaded data set (`DataFingerprint`); workers with other data are refused.
     public var dataFingerprint: String
     /// The workers this run accepts (their checkpoints are not interchangeable). Nil: Swift
@@ -39,6 +43,11 @@ public struct JobDescription: Codable, Hashable, Sendable {
     }
 
     public var base: BaseAugmentation { BaseAugmentation(padding: padding, flip: flip, cutout: cutout) }
+
+    /// The foundation's stage; an unknown name is a bad job.
+    public func foundationStage() throws(BaselineError) -> AugmentationStage? {
+        try foundation.map { name throws(BaselineError) in try Baseline.foundation(named: name) }
+    }
 
     /// What follows a schedule's or policy's per-epoch policy.
     public var scheduleBase: BaseAugmentation { BaseAugmentation(padding: padding, flip: flip, cutout: scheduleCutout ?? cutout) }

@@ -75,7 +75,9 @@ public final class IntervalTrainer: AssignmentBackend {
             }
             let resolved: ResolvedPolicy
             do { resolved = try ResolvedPolicy(policy) } catch { throw WorkerError.badAssignment("\(error)") }
-            let a = Augmentation(policy: resolved, base: base)
+            let foundation: AugmentationStage?
+            do { foundation = try job.foundationStage() } catch { throw WorkerError.badAssignment("job foundation: \(error)") }
+            let a = Augmentation(policy: resolved, base: base, foundation: foundation)
             return { _ in a }
         case let .baseline(name):
             let b: Baseline
@@ -84,7 +86,8 @@ public final class IntervalTrainer: AssignmentBackend {
             return { _ in a }
         case let .schedule(json):
             // Stretched over the job's epochs, as PBA does; the job's base augmentation applies
-            // (every candidate of an evaluation gets the same base).
+            // (every candidate of an evaluation gets the same base), after the schedule's own
+            // foundation if it has one (it was learned on top of it).
             do {
                 let context = ScheduleContext(dataset: DatasetDescription(name: job.data), model: ModelDescription(name: job.model.name))
                 return try AugmentationSchedule(reading: json, learnedEpochs: nil, context: context)

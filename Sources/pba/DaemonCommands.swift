@@ -394,13 +394,16 @@ final class ProgressReporter: @unchecked Sendable {
     }
 }
 
-/// The base augmentation of a job in a few words, e.g. "pad 4 + crop, flip, no Cutout".
+/// The base augmentation of a job in a few words, e.g. "pad 4 + crop, flip, no Cutout", with
+/// the foundation first when there is one ("autoaugment, then pad 4 + crop, ..."): the zero
+/// policy of such a run is that baseline.
 func baseDescription(_ job: JobDescription) -> String {
     var parts: [String] = []
+    if let f = job.foundation { parts.append("\(f), then") }
     parts.append(job.padding > 0 ? "pad \(job.padding) + crop" : "no crop")
     parts.append(job.flip ? "flip" : "no flip")
     parts.append(job.cutout > 0 ? "Cutout \(job.cutout)" : "no Cutout")
-    return parts.joined(separator: ", ")
+    return parts.joined(separator: ", ").replacingOccurrences(of: "then,", with: "then")
 }
 
 /// Where the winner came from and whether its schedule differs from its start.

@@ -174,6 +174,17 @@ struct EvaluateCommand: AsyncParsableCommand {
         return (result, documents)
     }
 
+    /// "; c1k-aa and its ablations stack their policies on autoaugment" for schedules learned on
+    /// a foundation, which they carry and apply (so they are not the same recipe as the others).
+    func foundationNote(candidates: [Candidate], documents: [AugmentationSchedule]) -> String {
+        let scheduleNames = candidates.filter { $0.kind == .schedule }.map(\.name)
+        var notes: [String] = []
+        for (document, name) in zip(documents, scheduleNames) {
+            if let f = document.baseAugmentation.foundation { notes.append("\(name) and its ablations stack their policies on \(f)") }
+        }
+        return notes.isEmpty ? "" : "; " + notes.joined(separator: "; ")
+    }
+
     func evaluate(_ logger: Logger) throws -> Int32 {
         let (candidates, documents) = try candidatesAndDocuments(logger: logger)
         logger.info("loading \(data)")
@@ -235,7 +246,8 @@ struct EvaluateCommand: AsyncParsableCommand {
                 : "the first \(trainImages) of the training set's seed-0 shuffle: the train + validation images of a seed-0 search of that size",
             testImages: heldOutLabels.count,
             baseAugmentation: "pad \(b.padding) + random crop, \(b.flip ? "horizontal flip" : "no flip"), Cutout \(b.cutout)"
-                + (job.scheduleCutout.map { "; schedules and their ablations: Cutout \($0 == 0 ? "none" : String($0)) (what they were learned with)" } ?? ""),
+                + (job.scheduleCutout.map { "; schedules and their ablations: Cutout \($0 == 0 ? "none" : String($0)) (what they were learned with)" } ?? "")
+                + foundationNote(candidates: candidates, documents: documents),
             optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)",
             heldOut: validationSize == nil ? .test : .validation,
             commandLine: shellCommandLine(CommandLine.arguments), gitRevision: GitRevision.current)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Coordinator
+import Augment
 import Engine
 import Schedule
 import Search
@@ -75,10 +76,12 @@ struct PlanOptions: ParsableArguments {
     var cutout: Int?
     @Option(help: "Base augmentation: horizontal flip, true or false (default true).")
     var flip: Bool?
+    @Option(help: "Stack every policy on a baseline recipe: autoaugment, trivialaugment, randaugment or randaugment(N,M) (default: none). The zero policy then means that baseline, so the search starts from it and can only add to it; the schedule records it, and `pba train`/`pba evaluate` apply it before each epoch's policy. Choose it by measurement: the best baseline of `pba evaluate --validation-size` on your data.")
+    var foundation: String?
     @Option(help: "Run seed.")
     var seed: UInt64?
     @OptionGroup var workerIdentity: WorkerIdentityOptions
-    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, seed, batchSize, learningRate, padding, cutout, flip); options override it.")
+    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, seed, batchSize, learningRate, padding, cutout, flip, foundation); options override it.")
     var config: String?
 
     func plan() throws -> RunPlan {
@@ -120,6 +123,10 @@ struct PlanOptions: ParsableArguments {
         if let padding { plan.padding = padding }
         if let cutout { plan.cutout = cutout }
         if let flip { plan.flip = flip }
+        if let foundation {
+            do { _ = try Baseline.foundation(named: foundation) } catch { throw ValidationError("--foundation: \(error)") }
+            plan.foundation = foundation
+        }
         if let seed { plan.seed = seed }
         if let identity = try workerIdentity.identity() { plan.worker = identity }
         return plan

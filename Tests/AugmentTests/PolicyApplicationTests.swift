@@ -207,4 +207,44 @@ final class PolicyApplicationTests: XCTestCase {
         XCTAssertEqual(trivialAugmentParameter("Solarize", bin: 30, signPositive: true), 0)
         XCTAssertEqual(trivialAugmentParameter("Color", bin: 30, signPositive: false), 1 - 0.99, accuracy: 1e-12)
     }
+
+    /// A foundation runs first, then the policy, then the base, from one generator: the same
+    /// pixels as applying the three recipes one after another with that generator.
+    func testFoundationRunsBeforeThePolicyFromTheSameGenerator() throws {
+        let image = testImage()
+        let policy = try ResolvedPolicy(try Policy(values: [Int](repeating: 7, count: 60), operations: .pba))
+        let base = BaseAugmentation(padding: 4, flip: true, cutout: 0)
+        for name in ["autoaugment", "trivialaugment", "randaugment(2,5)"] {
+            let foundation = try Baseline.foundation(named: name)
+            let stacked = try Augmenter(Augmentation(policy: policy, base: base, foundation: foundation), shape: image.shape, fill: fill)
+            let first = try Augmenter(Augmentation(stage: foundation, base: nil), shape: image.shape, fill: fill)
+            let then = try Augmenter(Augmentation(policy: policy, base: base), shape: image.shape, fill: fill)
+            var differsFromPolicyAlone = 0
+            for seed in 0..<30 as Range<UInt64> {
+                var a = image, b = image, c = image
+                var r1 = SeededGenerator(seed: seed), r2 = SeededGenerator(seed: seed), r3 = SeededGenerator(seed: seed)
+                try stacked.augment(&a, using: &r1)
+                try first.augment(&b, using: &r2)
+                try then.augment(&b, using: &r2)
+                try then.augment(&c, using: &r3)
+                XCTAssertEqual(a, b, "\(name) seed \(seed)")
+                XCTAssertEqual(r1.next(), r2.next(), "\(name): both consumed the same draws")
+                if a != c { differsFromPolicyAlone += 1 }
+            }
+            XCTAssertGreaterThan(differsFromPolicyAlone, 15, "\(name): the foundation changes the pixels")
+        }
+    }
+
+    func testOnlyPolicyRecipesCanBeFoundations() throws {
+        XCTAssertNoThrow(try Baseline.foundation(named: "autoaugment"))
+        XCTAssertNoThrow(try Baseline.foundation(named: "randaugment(1,3)"))
+        for name in ["none", "base", "cutout"] {
+            XCTAssertThrowsError(try Baseline.foundation(named: name)) { e in
+                XCTAssertTrue("\(e)".hasPrefix("'\(name)' cannot be a foundation: it is a base augmentation"), "\(e)")
+            }
+        }
+        XCTAssertThrowsError(try Baseline.foundation(named: "fancy")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("unknown baseline 'fancy'"))
+        }
+    }
 }

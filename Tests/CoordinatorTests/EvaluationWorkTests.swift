@@ -109,4 +109,18 @@ final class EvaluationWorkTests: XCTestCase {
         XCTAssertNotEqual(try EvaluationWork(store: db, runId: "e", job: s, candidates: [.baseline(.none)], seeds: [1], logger: logger).jobKey,
                           test.jobKey, "a schedule Cutout of its own is another training setup")
     }
+
+    /// Jobs without a foundation keep the keys they had before it existed (finished cells stay
+    /// found); a foundation is another training setup.
+    func testFoundationIsPartOfTheJobKeyOnlyWhenSet() throws {
+        let plain = try job()
+        let json = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)
+        XCTAssertFalse(json.contains("foundation"), json)
+        var stacked = plain
+        stacked.foundation = "autoaugment"
+        XCTAssertNotEqual(try EvaluationWork.key(of: stacked), try EvaluationWork.key(of: plain))
+        XCTAssertNotNil(try stacked.foundationStage())
+        stacked.foundation = "base"
+        XCTAssertThrowsError(try stacked.foundationStage())
+    }
 }

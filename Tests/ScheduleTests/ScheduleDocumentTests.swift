@@ -89,8 +89,10 @@ final class ScheduleDocumentTests: XCTestCase {
         }
         XCTAssertEqual(try decodeError { $0.segments[2].policy[5] = 10 },
                        "schedule field segments[2].policy[5]: policy integer 5 (TranslateY.pair1.magnitude) is 10, allowed 0...9")
-        XCTAssertEqual(try decodeError { $0.formatVersion = 2 },
-                       "schedule format version 2 is not supported (this pba reads version 1)")
+        XCTAssertEqual(try decodeError { $0.formatVersion = 3 },
+                       "schedule format version 3 is not supported (this pba reads versions 1...2)")
+        XCTAssertEqual(try decodeError { $0.baseAugmentation.foundation = "cutout" },
+                       "schedule field baseAugmentation.foundation: 'cutout' cannot be a foundation: it is a base augmentation (set it with --padding, --flip and --cutout); a foundation is one of randaugment, trivialaugment, autoaugment, randaugment(N,M)")
         XCTAssertEqual(try decodeError { $0.format = "x" }, "schedule field format: is 'x', expected 'pba-schedule'")
         // Operation names are checked against what will apply them (the document itself may
         // name operations of another registry).
@@ -118,6 +120,36 @@ final class ScheduleDocumentTests: XCTestCase {
         XCTAssertThrowsError(try AugmentationSchedule.decode(jsonData: Data(wrongType.utf8))) { error in
             XCTAssertTrue("\(error)".hasPrefix("schedule field learnedEpochs: expected Int"), "\(error)")
         }
+    }
+
+    /// A schedule with a foundation is written as version 2 (readers of version 1 refuse it
+    /// instead of training without it), one without stays version 1; both match the schema,
+    /// round-trip, and the foundation reaches every epoch's augmentation.
+    func testFoundationNeedsVersionTwoAndReachesTheAugmentation() throws {
+        let validator = SchemaValidator(root: try scheduleSchema())
+        let plain = try searchedSchedule(seed: 4)
+        var stacked = plain
+        stacked.baseAugmentation.foundation = "autoaugment"
+        stacked.formatVersion = 2
+        for (schedule, version) in [(plain, 1), (stacked, 2)] {
+            let text = String(decoding: try schedule.jsonData(), as: UTF8.self)
+            XCTAssertTrue(text.contains("\"formatVersion\" : \(version),"), "version \(version)")
+            XCTAssertEqual(text.contains("\"foundation\""), version == 2)
+            XCTAssertEqual(validator.validate(try LiteralParser.parse(text).value), [])
+            let decoded = try AugmentationSchedule.decode(jsonData: Data(text.utf8))
+            XCTAssertEqual(decoded.baseAugmentation.foundation, schedule.baseAugmentation.foundation)
+            XCTAssertEqual(decoded, schedule)
+        }
+        let downgraded = String(decoding: try stacked.jsonData(), as: UTF8.self)
+            .replacingOccurrences(of: "\"formatVersion\" : 2", with: "\"formatVersion\" : 1")
+        XCTAssertThrowsError(try AugmentationSchedule.decode(jsonData: Data(downgraded.utf8))) { error in
+            XCTAssertTrue("\(error)".hasPrefix("schedule field baseAugmentation.foundation: needs formatVersion 2"), "\(error)")
+        }
+        let perEpoch = try stacked.perEpochAugmentation(epochs: 10, base: Augment.BaseAugmentation())
+        for epoch in [0, 9] {
+            guard case .autoAugment? = perEpoch(epoch).foundation else { return XCTFail("epoch \(epoch): no foundation") }
+        }
+        XCTAssertNil(try plain.perEpochAugmentation(epochs: 10, base: Augment.BaseAugmentation())(0).foundation)
     }
 
     /// A synchronous search with a deterministic fake trainer whose validation accuracy rises

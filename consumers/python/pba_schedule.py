@@ -55,11 +55,17 @@ __all__ = [
     "cutout",
     "apply_policy",
     "apply_base_augmentation",
+    "FOUNDATIONS",
+    "AUTOAUGMENT_CIFAR10",
+    "parse_foundation",
+    "apply_foundation",
     "PBASchedule",
 ]
 
 FORMAT_NAME = "pba-schedule"
-FORMAT_VERSION = 1
+#: The newest version this reader reads. Version 2 adds ``baseAugmentation.foundation``; pba
+#: writes version 1 for every document without one.
+FORMAT_VERSION = 2
 
 #: PBA's PARAMETER_MAX: magnitude level m stands for m/10 of an operation's range.
 PARAMETER_MAX = 10
@@ -164,6 +170,9 @@ class BaseAugmentation:
     fill: str
     normalization_mean: Tuple[float, ...]
     normalization_std: Tuple[float, ...]
+    #: A baseline recipe applied *before* every epoch's policy (format version 2): the
+    #: schedule was learned on top of it. None: no foundation.
+    foundation: Optional[str] = None
 
     def fill_colour(self) -> Tuple[int, ...]:
         """The fill as pixel values, one per channel.
@@ -430,7 +439,14 @@ def _read_base_augmentation(document: dict) -> BaseAugmentation:
     for i, s in enumerate(std):
         if not s > 0:
             raise ScheduleError(f"{p}.normalizationStd[{i}]", f"is {s}, expected a positive standard deviation")
-    return BaseAugmentation(padding, random_crop, flip, cutout, fill, mean, std)
+    foundation = None
+    if not _nullable(base, "foundation"):
+        foundation = _string(base["foundation"], f"{p}.foundation")
+        try:
+            parse_foundation(foundation)
+        except ValueError as e:
+            raise ScheduleError(f"{p}.foundation", str(e)) from None
+    return BaseAugmentation(padding, random_crop, flip, cutout, fill, mean, std, foundation)
 
 
 def _read_lineage(document: dict, operations: Tuple[str, ...]) -> None:
@@ -455,14 +471,17 @@ def _read_schedule(document: Any) -> Schedule:
     doc = _object(document, "$")
     name = _string(_field(doc, "format", "$"), "format")
     version = _integer(_field(doc, "formatVersion", "$"), "formatVersion")
-    if version != FORMAT_VERSION:
+    if not 1 <= version <= FORMAT_VERSION:
         raise ScheduleError("formatVersion", f"schedule format version {version} is not supported "
-                                             f"(this reader reads version {FORMAT_VERSION})")
+                                             f"(this reader reads versions 1...{FORMAT_VERSION})")
     operations = _read_operations(doc)
     _read_policy_layout(doc, len(operations))
     learned = _integer(_field(doc, "learnedEpochs", "$"), "learnedEpochs", 1)
     segments = _read_segments(doc, operations, learned)
     base = _read_base_augmentation(doc)
+    if base.foundation is not None and version < 2:
+        raise ScheduleError("baseAugmentation.foundation", f"needs formatVersion 2 (the document says {version}): "
+                                                           "a version-1 reader would ignore it and train without it")
     dataset = _object(_field(doc, "dataset", "$"), "dataset")
     dataset_name = _string(_field(dataset, "name", "dataset"), "dataset.name")
     if not _nullable(dataset, "trainingImages"):
@@ -716,12 +735,118 @@ def apply_base_augmentation(img: Image.Image, base: BaseAugmentation, rng=random
     return img
 
 
+# MARK: Foundations (the policy baselines a schedule can be learned on top of)
+
+#: The recipes a schedule's ``baseAugmentation.foundation`` may name (RandAugment also as
+#: ``randaugment(N,M)``; plain ``randaugment`` is N = 2, M = 9), as pba's Baseline defines them.
+FOUNDATIONS = ("randaugment", "trivialaugment", "autoaugment")
+
+#: AutoAugment's published CIFAR-10 policy: 25 sub-policies of two (operation, probability in
+#: tenths, magnitude 0..9) steps, on PBA's operations and scale (pba's ``autoAugmentCIFAR10``).
+AUTOAUGMENT_CIFAR10 = (
+    (("Invert", 1, 0), ("Contrast", 2, 6)), (("Rotate", 7, 2), ("TranslateX", 3, 9)),
+    (("Sharpness", 8, 1), ("Sharpness", 9, 3)), (("ShearY", 5, 8), ("TranslateY", 7, 9)),
+    (("AutoContrast", 5, 0), ("Equalize", 9, 0)), (("ShearY", 2, 7), ("Posterize", 3, 7)),
+    (("Color", 4, 3), ("Brightness", 6, 7)), (("Sharpness", 3, 9), ("Brightness", 7, 9)),
+    (("Equalize", 6, 0), ("Equalize", 5, 0)), (("Contrast", 6, 7), ("Sharpness", 6, 5)),
+    (("Color", 7, 7), ("TranslateX", 5, 8)), (("Equalize", 3, 0), ("AutoContrast", 4, 0)),
+    (("TranslateY", 4, 3), ("Sharpness", 2, 6)), (("Brightness", 9, 6), ("Color", 2, 8)),
+    (("Solarize", 5, 2), ("Invert", 0, 0)), (("Equalize", 2, 0), ("AutoContrast", 6, 0)),
+    (("Equalize", 2, 0), ("Equalize", 6, 0)), (("Color", 9, 9), ("Equalize", 6, 0)),
+    (("AutoContrast", 8, 0), ("Solarize", 2, 8)), (("Brightness", 1, 3), ("Color", 7, 0)),
+    (("Solarize", 4, 5), ("AutoContrast", 9, 0)), (("TranslateY", 9, 9), ("TranslateY", 7, 9)),
+    (("AutoContrast", 9, 0), ("Solarize", 8, 3)), (("Equalize", 8, 0), ("Invert", 1, 0)),
+    (("TranslateY", 7, 9), ("AutoContrast", 9, 0)),
+)
+
+#: What RandAugment and TrivialAugment draw from, after Identity (index 0), in pba's order.
+_UNIFORM_OPERATIONS = (
+    "AutoContrast", "Equalize", "Rotate", "Solarize", "Color", "Posterize", "Contrast", "Brightness",
+    "Sharpness", "ShearX", "ShearY", "TranslateX", "TranslateY",
+)
+_TRIVIAL_SIGNED = {"ShearX", "ShearY", "TranslateX", "TranslateY", "Rotate", "Brightness", "Color", "Contrast", "Sharpness"}
+
+
+def parse_foundation(name: str) -> Tuple[str, int, int]:
+    """(kind, n, m) for a foundation name: ("randaugment", N, M), ("trivialaugment", 0, 0) or
+    ("autoaugment", 0, 0). Raises ValueError naming what is allowed, as pba does."""
+    s = str(name).lower().replace(" ", "")
+    if s in ("trivialaugment", "autoaugment"):
+        return (s, 0, 0)
+    if s == "randaugment":
+        return ("randaugment", 2, 9)
+    if s.startswith("randaugment(") and s.endswith(")"):
+        parts = s[len("randaugment("):-1].split(",")
+        try:
+            n, m = (int(p) for p in parts)
+        except ValueError:
+            raise ValueError(f"baseline '{name}': expected randaugment(N,M) with integers N and M") from None
+        if not 0 <= n <= 16:
+            raise ValueError(f"baseline '{name}': N = {n} is outside 0...16")
+        if not 0 <= m <= PARAMETER_MAX:
+            raise ValueError(f"baseline '{name}': M = {m} is outside 0...{PARAMETER_MAX}")
+        return ("randaugment", n, m)
+    if s in ("none", "base", "cutout"):
+        raise ValueError(f"'{name}' cannot be a foundation: it is a base augmentation; a foundation is one of "
+                         f"randaugment, trivialaugment, autoaugment, randaugment(N,M)")
+    raise ValueError(f"unknown foundation '{name}' (known: randaugment, trivialaugment, autoaugment, randaugment(N,M))")
+
+
+def _trivial_parameter(name: str, level: int, positive: bool) -> float:
+    """TrivialAugment-wide's parameter at strength bin ``level`` of 0..30 (pba's
+    ``trivialAugmentParameter``: torchvision's wide ranges, shears about the corner)."""
+    f = level / 30.0
+    sign = 1.0 if positive else -1.0
+    if name in ("ShearX", "ShearY"):
+        return sign * 0.99 * f
+    if name in ("TranslateX", "TranslateY"):
+        return sign * float(int(32.0 * f))
+    if name == "Rotate":
+        return sign * 135.0 * f
+    if name in ("Brightness", "Color", "Contrast", "Sharpness"):
+        return 1 + sign * 0.99 * f
+    if name == "Posterize":
+        return float(8 - round(level / 5.0))
+    if name == "Solarize":
+        return 255.0 - 255.0 * f
+    return 0.0
+
+
+def apply_foundation(img: Image.Image, foundation: str, rng=random, fill: Fill = CIFAR10_MEAN_FILL) -> Image.Image:
+    """Applies a foundation recipe as pba does before a schedule's policy, drawing in pba's
+    order: AutoAugment picks one of its 25 sub-policies and applies each step with its
+    probability; RandAugment applies N draws from Identity + 13 operations at magnitude M;
+    TrivialAugment applies one such draw at a uniform strength of 31 bins. Signs are random
+    for signed operations."""
+    _check_image(img)
+    kind, n, m = parse_foundation(foundation)
+    fill = _pil_fill(img, fill)
+    if kind == "autoaugment":
+        for name, probability, magnitude in AUTOAUGMENT_CIFAR10[rng.randrange(len(AUTOAUGMENT_CIFAR10))]:
+            if rng.randrange(10) < probability:
+                img = _apply_drawing(img, name, magnitude, rng, fill)
+    elif kind == "randaugment":
+        for _ in range(n):
+            k = rng.randrange(len(_UNIFORM_OPERATIONS) + 1)
+            if k > 0:
+                img = _apply_drawing(img, _UNIFORM_OPERATIONS[k - 1], m, rng, fill)
+    else:
+        k = rng.randrange(len(_UNIFORM_OPERATIONS) + 1)
+        if k > 0:
+            name = _UNIFORM_OPERATIONS[k - 1]
+            level = rng.randrange(31)
+            positive = rng.randrange(2) == 0 if name in _TRIVIAL_SIGNED else True
+            img = _OPERATIONS[name].apply(img, _trivial_parameter(name, level, positive), (0, 0), fill)
+    return img
+
+
 # MARK: The transform
 
 
 class PBASchedule:
-    """A torchvision-style transform applying a schedule: the current epoch's policy, then the
-    schedule's base augmentation (pad + random crop, flip, Cutout). PIL image in, PIL image out;
+    """A torchvision-style transform applying a schedule: its foundation if it has one (a
+    baseline recipe it was learned on top of), the current epoch's policy, then the schedule's
+    base augmentation (pad + random crop, flip, Cutout). PIL image in, PIL image out;
     put ``ToTensor()`` and ``Normalize(*t.normalization)`` after it.
 
     ``schedule``: a path to a schedule JSON file, or a loaded ``Schedule``.
@@ -782,6 +907,9 @@ class PBASchedule:
         _check_image(img)
         rng = random if self._rng is None else self._rng
         fill = self._fill_for(img)
+        foundation = self.schedule.base_augmentation.foundation
+        if foundation is not None:
+            img = apply_foundation(img, foundation, rng, fill)
         img = apply_policy(img, self.policy, rng, fill)
         if self.base_augmentation:
             img = apply_base_augmentation(img, self.schedule.base_augmentation, rng, fill)

@@ -22,7 +22,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pba_schedule as ps  # noqa: E402  (the schedule reader we ship, next to this package)
 
 CHECKPOINT_MAGIC = b"PBA-PYTORCH-CHECKPOINT-1\n"
-UNSUPPORTED_BASELINES = ("randaugment", "trivialaugment", "autoaugment")
+#: The baselines that are a policy recipe before base + Cutout (pba's foundation stages).
+POLICY_BASELINES = ("randaugment", "trivialaugment", "autoaugment")
 
 
 class AssignmentError(ValueError):
@@ -82,6 +83,16 @@ class Context:
                                    horizontal_flip=self.job["flip"], cutout_size=cutout, fill="dataset-mean",
                                    normalization_mean=tuple(self.mean), normalization_std=tuple(self.std))
 
+    def foundation(self) -> Optional[str]:
+        """The job's foundation (a search stacked on a baseline recipe), checked."""
+        name = self.job.get("foundation")
+        if name is not None:
+            try:
+                ps.parse_foundation(name)
+            except ValueError as e:
+                raise AssignmentError(f"job foundation: {e}") from None
+        return name
+
     def augmentation(self, spec: tuple) -> Callable[[int], "ImageAugmentation"]:
         """Per epoch: (policy or None, base or None), exactly as pba's IntervalTrainer chooses them."""
         schedule_cutout = self.job.get("scheduleCutout", self.job["cutout"])
@@ -92,15 +103,17 @@ class Context:
                 raise AssignmentError(f"policy names unknown operations {unknown} (known: {', '.join(ps.PBA_OPERATIONS)})")
             if any(v > 10 for v in values):
                 raise AssignmentError(f"policy values must be 0...10, got {max(values)}")
-            a = ImageAugmentation(ps.Policy(ops, values), self.base_augmentation(schedule_cutout))
+            a = ImageAugmentation(ps.Policy(ops, values), self.base_augmentation(schedule_cutout), self.foundation())
             return lambda epoch: a
         if spec[0] == "schedule":
             try:
-                policies = ps.Schedule.from_json(spec[1]).epoch_policies(self.epochs)
+                schedule = ps.Schedule.from_json(spec[1])
+                policies = schedule.epoch_policies(self.epochs)
             except ValueError as e:
                 raise AssignmentError(f"schedule: {e}") from None
             base = self.base_augmentation(schedule_cutout)
-            return lambda epoch: ImageAugmentation(policies[epoch], base)
+            foundation = schedule.base_augmentation.foundation
+            return lambda epoch: ImageAugmentation(policies[epoch], base, foundation)
         name = spec[1].lower().replace(" ", "")
         if name == "none":
             a = ImageAugmentation(None, None)
@@ -108,9 +121,12 @@ class Context:
             a = ImageAugmentation(None, self.base_augmentation(0))
         elif name == "cutout":
             a = ImageAugmentation(None, self.base_augmentation(self.job["cutout"]))
-        elif name.startswith(UNSUPPORTED_BASELINES):
-            raise AssignmentError(f"baseline '{spec[1]}' is not implemented by the PyTorch worker (none, base, cutout, policies and "
-                                  f"schedules are); evaluate it with a swift run (`pba evaluate` without --worker-kind pytorch)")
+        elif name.startswith(POLICY_BASELINES):
+            try:
+                ps.parse_foundation(name)
+            except ValueError as e:
+                raise AssignmentError(str(e)) from None
+            a = ImageAugmentation(None, self.base_augmentation(self.job["cutout"]), name)
         else:
             raise AssignmentError(f"unknown baseline '{spec[1]}'")
         return lambda epoch: a
@@ -142,13 +158,18 @@ class Context:
 class ImageAugmentation:
     policy: Optional[ps.Policy]
     base: Optional[ps.BaseAugmentation]
+    #: A baseline recipe applied first (the AutoAugment/RandAugment/TrivialAugment baselines,
+    #: and a search or schedule stacked on one), as pba's Augmentation.foundation.
+    foundation: Optional[str] = None
 
     def apply(self, img: np.ndarray, rng: random.Random) -> np.ndarray:
-        if self.policy is None and self.base is None:
+        if self.policy is None and self.base is None and self.foundation is None:
             return img
         grey = img.shape[2] == 1
         pil = ps.Image.fromarray(img[:, :, 0] if grey else img, "L" if grey else "RGB")
         fill = self.base.fill_colour() if self.base else None
+        if self.foundation is not None:
+            pil = ps.apply_foundation(pil, self.foundation, rng, fill if fill is not None else ps.CIFAR10_MEAN_FILL)
         if self.policy is not None:
             pil = ps.apply_policy(pil, self.policy, rng, fill if fill is not None else ps.CIFAR10_MEAN_FILL)
         if self.base is not None:

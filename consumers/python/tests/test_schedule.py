@@ -196,6 +196,7 @@ BROKEN = [
     ("bad lineage policy", "lineage.perturbations[2].newPolicy[0]", 11, "lineage.perturbations[2].newPolicy[0]", True),
     ("unknown operation name", "operations[4].name", "Colour", "operations[4].name", True),
     ("unknown fill rule", "baseAugmentation.fill", "black", "baseAugmentation.fill", True),
+    ("foundation in a version-1 document", "baseAugmentation.foundation", "autoaugment", "baseAugmentation.foundation", True),
     ("mean not of pixel/255", "baseAugmentation.normalizationMean[1]", 123.0, "baseAugmentation.normalizationMean[1]", True),
 ]
 
@@ -219,12 +220,12 @@ def test_a_broken_document_names_the_place(description, where, value, expected_p
 
 def test_an_unknown_format_version_is_refused(imported_schedules, tmp_path):
     document = load_document(imported_schedules["rcifar10_16_wrn"])
-    document["formatVersion"] = 2
-    path = write_document(tmp_path / "v2.json", document)
-    with pytest.raises(pba.ScheduleError, match="format version 2 is not supported") as raised:
+    document["formatVersion"] = 3
+    path = write_document(tmp_path / "v3.json", document)
+    with pytest.raises(pba.ScheduleError, match="format version 3 is not supported") as raised:
         pba.load_schedule(path)
     assert raised.value.path == "formatVersion"
-    assert "format version 2 is not supported" in pba_cli.run_pba_failing("schedule", "show", path)
+    assert "format version 3 is not supported" in pba_cli.run_pba_failing("schedule", "show", path)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -255,3 +256,74 @@ def test_optional_fields_may_be_null_or_absent_and_unknown_keys_are_ignored(impo
     schedule = pba.load_schedule(write_document(tmp_path / "lean.json", document))
     assert schedule.seed is None and schedule.segments[0].end_epoch == 12
     copy.deepcopy(schedule)
+
+
+# MARK: Foundations
+
+
+def stacked_document(imported_schedules, foundation):
+    document = load_document(imported_schedules["rcifar10_16_wrn"])
+    document["formatVersion"] = 2
+    document["baseAugmentation"]["foundation"] = foundation
+    return document
+
+
+@pytest.mark.parametrize("foundation", ["cutout", "fancy", "randaugment(2,11)"])
+def test_a_bad_foundation_is_refused_by_both(foundation, imported_schedules, tmp_path):
+    path = write_document(tmp_path / "bad.json", stacked_document(imported_schedules, foundation))
+    with pytest.raises(pba.ScheduleError) as raised:
+        pba.load_schedule(path)
+    assert raised.value.path == "baseAugmentation.foundation", str(raised.value)
+    assert "schedule field baseAugmentation.foundation: " in pba_cli.run_pba_failing("schedule", "show", path)
+
+
+def test_a_stacked_schedule_applies_its_foundation_first(imported_schedules, tmp_path):
+    path = write_document(tmp_path / "aa.json", stacked_document(imported_schedules, "autoaugment"))
+    pba_cli.run_pba("schedule", "show", path)  # pba reads it too
+    schedule = pba.load_schedule(path)
+    assert schedule.base_augmentation.foundation == "autoaugment"
+    transform = pba.PBASchedule(schedule, 200, seed=5)
+    transform.set_epoch(150)
+    img = pba.Image.frombytes("RGB", (32, 32), bytes((i * 7) % 256 for i in range(32 * 32 * 3)))
+    fill = schedule.base_augmentation.fill_colour()
+    by_hand = __import__("random").Random(5)
+    changed_by_foundation = 0
+    plain = pba.PBASchedule(pba.load_schedule(imported_schedules["rcifar10_16_wrn"]), 200, seed=5)
+    plain.set_epoch(150)
+    for _ in range(40):
+        expected = pba.apply_foundation(img, "autoaugment", by_hand, fill)
+        expected = pba.apply_policy(expected, transform.policy, by_hand, fill)
+        expected = pba.apply_base_augmentation(expected, schedule.base_augmentation, by_hand, fill)
+        got = transform(img)
+        assert got.tobytes() == expected.tobytes()
+        changed_by_foundation += plain(img).tobytes() != got.tobytes()
+    assert changed_by_foundation > 30
+
+
+def test_foundation_recipes_follow_pbas_tables():
+    assert len(pba.AUTOAUGMENT_CIFAR10) == 25 and all(len(sub) == 2 for sub in pba.AUTOAUGMENT_CIFAR10)
+    assert pba.AUTOAUGMENT_CIFAR10[1] == (("Rotate", 7, 2), ("TranslateX", 3, 9))
+    assert pba.parse_foundation("randaugment") == ("randaugment", 2, 9)
+    assert pba.parse_foundation("RandAugment(3, 5)") == ("randaugment", 3, 5)
+    # TrivialAugment-wide's parameters at hand-computed bins (the values pba's tests check).
+    assert pba._trivial_parameter("Rotate", 30, False) == -135
+    assert pba._trivial_parameter("TranslateX", 30, True) == 32
+    assert pba._trivial_parameter("TranslateY", 1, True) == 1
+    assert pba._trivial_parameter("Posterize", 0, True) == 8 and pba._trivial_parameter("Posterize", 30, True) == 2
+    assert pba._trivial_parameter("Solarize", 30, True) == 0
+    assert abs(pba._trivial_parameter("Color", 30, False) - 0.01) < 1e-12
+    # An AutoAugment step is pba's operation at that magnitude: a scripted draw applies exactly it.
+
+    class Scripted:
+        def __init__(self, values):
+            self.values = list(values)
+
+        def randrange(self, n):
+            v = self.values.pop(0)
+            assert 0 <= v < n
+            return v
+
+    img = pba.Image.frombytes("RGB", (32, 32), bytes((i * 13) % 256 for i in range(32 * 32 * 3)))
+    # Sub-policy 1: Rotate p 7 m 2 (applied: draw 0 < 7, sign draw 1 = negative), TranslateX p 3 (skipped: 5).
+    got = pba.apply_foundation(img, "autoaugment", Scripted([1, 0, 1, 5]), (1, 2, 3))
+    assert got.tobytes() == pba.apply_operation(img, "Rotate", 2, -1, (1, 2, 3)).tobytes()

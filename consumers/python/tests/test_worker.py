@@ -3,6 +3,7 @@ end-to-end search, an evaluation cell, a worker killed mid-interval (requeued), 
 key refused, the other worker kind refused with what to start, malformed frames answered with
 an ERROR. Skipped where torch or pyzmq is missing (`make test` installs both in .venv-worker)."""
 
+import json
 import os
 import shutil
 import signal
@@ -107,25 +108,27 @@ def test_split_generator_is_pbas_xoshiro():
 def test_search_and_evaluation_cell_end_to_end(pba_bin, cifar, tmp_path):
     port = free_port()
     endpoint = f"tcp://127.0.0.1:{port}"
+    # Stacked on a foundation: the job carries it and the Python worker applies it.
     coord = start([pba_bin, "search", "--db", tmp_path / "s.sqlite", "--data", cifar, *TINY, "--bind", endpoint,
-                   "--out", tmp_path / "out"], tmp_path / "search.log")
+                   "--foundation", "trivialaugment", "--out", tmp_path / "out"], tmp_path / "search.log")
     worker = python_worker(endpoint, tmp_path / "worker.log")
     assert wait(coord, 240, "pba search") == 0, (tmp_path / "search.log").read_text()
     assert wait(worker, 30, "python worker") == 0, (tmp_path / "worker.log").read_text()
     wlog = (tmp_path / "worker.log").read_text()
     assert wlog.count("accuracy") == 4, wlog  # 2 members × 2 one-epoch intervals, the second from a checkpoint
-    assert (tmp_path / "out" / "schedule.json").exists()
+    schedule = json.loads((tmp_path / "out" / "schedule.json").read_text())
+    assert schedule["baseAugmentation"]["foundation"] == "trivialaugment" and schedule["formatVersion"] == 2, schedule
 
     port = free_port()
     endpoint = f"tcp://127.0.0.1:{port}"
     ev = start([pba_bin, "evaluate", "--data", cifar, "--model", "wrn-10-1", "--form", "zagoruyko", "--epochs", "1", "--seeds", "1",
-                "--train-size", "300", "--baselines", "base", "--worker-kind", "pytorch", "--bind", endpoint,
+                "--train-size", "300", "--baselines", "base,autoaugment", "--worker-kind", "pytorch", "--bind", endpoint,
                 "--db", tmp_path / "e.sqlite", "--out", tmp_path / "eval"], tmp_path / "eval.log")
     worker = python_worker(endpoint, tmp_path / "worker2.log")
     assert wait(ev, 240, "pba evaluate") == 0, (tmp_path / "eval.log").read_text()
     wait(worker, 30, "python worker")
     cells = (tmp_path / "eval" / "cells.csv").read_text()
-    assert "base" in cells, cells
+    assert "baseline:base," in cells and "baseline:autoaugment," in cells, cells
 
 
 def test_worker_killed_mid_interval_is_requeued(pba_bin, cifar, tmp_path):
