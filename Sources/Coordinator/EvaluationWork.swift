@@ -32,6 +32,9 @@ public final class EvaluationWork: CoordinatedWork {
     public private(set) var alreadyDone = 0
     /// Called after each stored cell (progress and logs).
     public var onCellFinished: ((Cell, CellResult) -> Void)?
+    /// What is stored as a cell's worker, given the worker's name (`pba evaluate` adds the CPU
+    /// to its local workers' names, so an exported cell says which machine kind trained it).
+    public var workerLabel: (String) -> String = { $0 }
 
     public init(store: Store, runId: String, job: JobDescription, candidates: [Candidate], seeds: [UInt64], logger: Logger) throws {
         // validationSize > 0: cells are scored on those held-out training images instead of the
@@ -63,6 +66,48 @@ public final class EvaluationWork: CoordinatedWork {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return SHA256.hex(SHA256.hash(Array(try encoder.encode(job))))
+    }
+
+    /// Stores an archive's cells that belong to this evaluation (same job key, one of its
+    /// candidates and seeds) and are not already here, and marks them finished. Cells of other
+    /// candidates or seeds are skipped (an archive may hold more than one evaluation asks
+    /// for); an archive of another training setup is refused.
+    public func importCells(_ archive: CellArchive, source: String) throws -> (imported: Int, skipped: Int) {
+        guard archive.jobKey == jobKey else {
+            throw EvaluationWorkError("\(source) holds cells of another training setup (job key \(archive.jobKey.prefix(12))…, this evaluation's is \(jobKey.prefix(12))…): the data, model, epochs, optimiser, base augmentation, held-out images and worker kind must all be the same")
+        }
+        var imported = 0, skipped = 0
+        for c in archive.cells {
+            let identity = "\(c.candidateKey)#\(c.seed)"
+            let indices = cells.indices.filter { cells[$0].identity == identity }
+            guard let first = indices.first else { skipped += 1; continue }
+            guard finished[first] == nil else { skipped += 1; continue }
+            try store.saveEvaluationCell(EvaluationCellRecord(jobKey: jobKey, candidateKey: c.candidateKey, seed: c.seed, candidate: c.candidate,
+                                                              testAccuracy: c.testAccuracy, trainLoss: c.trainLoss, seconds: c.seconds,
+                                                              predictions: c.predictions, worker: c.worker, pbaVersion: c.pbaVersion,
+                                                              finishedAt: c.finishedAt))
+            let result = CellResult(candidateKey: c.candidateKey, seed: c.seed, testAccuracy: c.testAccuracy, trainLoss: c.trainLoss,
+                                    seconds: c.seconds, predictions: c.predictions, worker: c.worker)
+            for i in indices { finished[i] = result }
+            imported += 1
+        }
+        return (imported, skipped)
+    }
+
+    /// This evaluation's finished cells, each once, as an archive (from the store, so each
+    /// keeps when and by which pba it was trained).
+    public func archive() throws -> CellArchive {
+        let wanted = Set(cells.indices.filter { finished[$0] != nil }.map { cells[$0].identity })
+        let rows = try store.evaluationCells(jobKey: jobKey).filter { wanted.contains("\($0.candidateKey)#\($0.seedValue)") }
+        let order = Dictionary(cells.enumerated().map { ($1.identity, $0) }, uniquingKeysWith: { a, _ in a })
+        let sorted = rows.sorted { order["\($0.candidateKey)#\($0.seedValue)"] ?? 0 < order["\($1.candidateKey)#\($1.seedValue)"] ?? 0 }
+        return CellArchive(jobKey: jobKey, cells: sorted.compactMap { row in
+            row.decodedPredictions.map {
+                CellArchive.Cell(candidate: row.candidate, candidateKey: row.candidateKey, seed: row.seedValue, testAccuracy: row.testAccuracy,
+                                 trainLoss: row.trainLoss, seconds: row.seconds, worker: row.worker, pbaVersion: row.pbaVersion,
+                                 finishedAt: row.finishedAt, predictions: $0)
+            }
+        })
     }
 
     public var results: [(candidate: Candidate, result: CellResult)] {
@@ -106,11 +151,12 @@ public final class EvaluationWork: CoordinatedWork {
             logger.warning("result for \(cell.candidate.name) seed \(cell.seed) from \(worker) is malformed (accuracy \(r.accuracy), \(r.predictions.count) predictions); training it again")
             return false
         }
+        let label = workerLabel(worker)
         let result = CellResult(candidateKey: cell.candidate.key, seed: cell.seed, testAccuracy: r.accuracy, trainLoss: r.trainLoss,
-                                seconds: r.seconds, predictions: r.predictions, worker: worker)
+                                seconds: r.seconds, predictions: r.predictions, worker: label)
         try store.saveEvaluationCell(EvaluationCellRecord(jobKey: jobKey, candidateKey: cell.candidate.key, seed: cell.seed,
                                                           candidate: cell.candidate.name, testAccuracy: r.accuracy, trainLoss: r.trainLoss,
-                                                          seconds: r.seconds, predictions: r.predictions, worker: worker,
+                                                          seconds: r.seconds, predictions: r.predictions, worker: label,
                                                           pbaVersion: PBARelease.version, finishedAt: Date()))
         for j in cells.indices where cells[j].identity == cell.identity && finished[j] == nil { finished[j] = result }
         onCellFinished?(cell, result)

@@ -134,6 +134,23 @@ public func scheduleContext(job: JobDescription, normalization: Normalization, c
                                        cpu: cpuModelName(), blas: BLAS.coreName, threads: threads))
 }
 
+/// This machine's CPU in the words that tell its kernels apart: "AMD EPYC (family 25 model 1,
+/// AVX2)". Cells and timings of one kind reproduce; across kinds they differ.
+public func machineDescription() -> String {
+    guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown CPU" }
+    var fields: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+        if line.isEmpty { break }
+        let parts = line.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2 else { continue }
+        fields[parts[0].trimmingCharacters(in: .whitespaces)] = parts[1].trimmingCharacters(in: .whitespaces)
+    }
+    let flags = Set((fields["flags"] ?? "").split(separator: " ").map(String.init))
+    let isa = flags.contains("avx512f") ? "AVX-512" : flags.contains("avx2") ? "AVX2" : "no AVX2"
+    let family = fields["cpu family"].map { "family \($0) model \(fields["model"] ?? "?"), " } ?? ""
+    return "\(fields["model name"] ?? "unknown CPU") (\(family)\(isa))"
+}
+
 func cpuModelName() -> String? {
     guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return nil }
     for line in text.split(separator: "\n") where line.hasPrefix("model name") {

@@ -35,6 +35,9 @@ public struct EvaluationRecipe: Hashable, Sendable {
     /// The command line that reproduces the report, and the git revision of the binary that ran it.
     public var commandLine: String?
     public var gitRevision: String?
+    /// Where the cells came from when not all were trained by the command that wrote the
+    /// report (`pba evaluate --import-cells`); nil: all trained here.
+    public var cellSources: String?
 
     public enum HeldOutSet: String, Hashable, Sendable {
         case test

@@ -31,6 +31,7 @@ extension EvaluationReport {
         if let command = recipe.commandLine {
             out += "- reproduce: `\(command)`\(recipe.gitRevision.map { " (pba at git revision \($0))" } ?? "")\n"
         }
+        if let sources = recipe.cellSources { out += "- cells: \(sources)\n" }
         out += "\n"
         out += recipe.heldOut == .validation ? "## Validation error (held-out training images, not the test set)\n\n" : "## Test error\n\n"
         out += "| candidate | kind | test error % (mean ± std) | per seed | training time |\n|---|---|---|---|---|\n"

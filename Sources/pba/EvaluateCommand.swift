@@ -24,7 +24,11 @@ struct EvaluateCommand: AsyncParsableCommand {
         --bind. Finished cells are kept in --db under a key of the exact training setup: rerun the \
         same command after a crash or Ctrl-C and only missing cells train; add a candidate and \
         only it trains.
-        Writes report.md, summary.csv, comparisons.csv, cells.csv and chart.svg to --out.
+        Writes report.md, summary.csv, comparisons.csv, cells.csv, chart.svg and cells.json (every \
+        finished cell with its predictions; also written when stopped part-way) to --out. \
+        --import-cells FILE reads such a cells.json back, so an evaluation too long for one machine \
+        or session is trained in parts: commit cells.json, rerun the same command elsewhere with \
+        --import-cells, and only the missing cells train; the report says how many were imported.
         Example (the cifar10-mini recipe of schedules/README.md; `make evaluate` runs it):
           pba evaluate --data cifar10:../shared/data/cifar10-mini --form zagoruyko --epochs 30 --seeds 3 \
         --schedule schedules/pba-rcifar10/schedule.json --ablations --out runs/eval
@@ -60,6 +64,9 @@ struct EvaluateCommand: AsyncParsableCommand {
     @OptionGroup var base: BaseAugmentationOptions
     @Option(help: "Cutout side after the schedules' policies (0 = none). Default: the schedules' own (what they were learned with) when they agree, else --cutout. The cutout, randaugment, trivialaugment and autoaugment baselines always use --cutout.")
     var scheduleCutout: Int?
+
+    @Option(name: .customLong("import-cells"), help: "A cells.json of an earlier run of this evaluation (same data, model, epochs, recipe and held-out images): its cells count as finished; repeatable.")
+    var importCells: [String] = []
 
     @OptionGroup var store: StoreOptions
     @Option(help: "Directory for the report files.")
@@ -218,6 +225,21 @@ struct EvaluateCommand: AsyncParsableCommand {
         let runId = "evaluation of \(candidates.count) candidates × \(seedList.count) seeds"
         let work = try EvaluationWork(store: db, runId: runId, job: job, candidates: candidates, seeds: seedList, logger: logger)
         let total = work.cells.count
+        let machine = machineDescription()
+        let localPrefix = "local-\(ProcessInfo.processInfo.processIdentifier)-"
+        work.workerLabel = { $0.hasPrefix(localPrefix) ? "\($0) on \(machine)" : $0 }
+        var importedCells = 0
+        for path in importCells {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("--import-cells: cannot read \(path)") }
+            let archive = try CellArchive.read(data, source: path, expectedClasses: spec.classes, heldOutImages: heldOutLabels.count)
+            let (imported, skipped) = try work.importCells(archive, source: path)
+            importedCells += imported
+            logger.info("imported \(imported) cells from \(path)\(skipped > 0 ? " (\(skipped) skipped: already here, or not a candidate and seed of this evaluation)" : "")")
+        }
+        func writeArchive() throws {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try work.archive().jsonData().write(to: URL(fileURLWithPath: out).appendingPathComponent("cells.json"))
+        }
         logger.info("\(candidates.count) candidates (\(candidates.map(\.name).joined(separator: ", "))) × \(seedList.count) seeds (\(seedList.map(String.init).joined(separator: ","))) = \(total) cells; \(work.alreadyDone) already in \(store.db) (job key \(work.jobKey))")
         let started = Date()
         var trainedHere = 0
@@ -236,11 +258,12 @@ struct EvaluateCommand: AsyncParsableCommand {
             let children = try LocalWorkers(count: workers, endpoint: coordinator.boundEndpoint, threads: workerThreads, logger: logger)
             defer { children.finish() }
             if case .stopped = try coordinator.run(stopRequested: { stopRequested.load(ordering: .relaxed) }) {
-                logger.notice("stopped with \(work.finished.count)/\(total) cells done; the same command resumes (finished cells are kept in \(store.db))")
+                try writeArchive()
+                logger.notice("stopped with \(work.finished.count)/\(total) cells done; the same command resumes (finished cells are kept in \(store.db), and in \(out)/cells.json for --import-cells elsewhere)")
                 return 0
             }
         }
-        let recipe = EvaluationRecipe(
+        var recipe = EvaluationRecipe(
             data: data, model: spec.name, epochs: epochs, trainingImages: trainImages,
             trainingImagesDescription: trainImages == train.count ? "the full training set"
                 : "the first \(trainImages) of the training set's seed-0 shuffle: the train + validation images of a seed-0 search of that size",
@@ -251,11 +274,15 @@ struct EvaluateCommand: AsyncParsableCommand {
             optimizer: "SGD Nesterov lr \(learningRate) cosine to 0 per step, weight decay \(options.sgd.weightDecay), batch \(batchSize)",
             heldOut: validationSize == nil ? .test : .validation,
             commandLine: shellCommandLine(CommandLine.arguments), gitRevision: GitRevision.current)
+        if importedCells > 0 {
+            recipe.cellSources = "\(importedCells) of \(total) imported with --import-cells (trained by an earlier run of this evaluation), \(total - importedCells) trained or found in the store by this one; cells.csv names each cell's worker and, for local workers, its CPU"
+        }
         let report = try EvaluationReport(recipe: recipe, candidates: candidates, seeds: seedList, results: work.finished.values.map { $0 },
                                           labels: heldOutLabels, bootstrapResamples: bootstrapResamples)
         try report.write(to: out, title: title, cells: work.results)
+        try writeArchive()
         print(report.markdown(title: title))
-        print("report: \(out)/report.md (also summary.csv, comparisons.csv, cells.csv, chart.svg)")
+        print("report: \(out)/report.md (also summary.csv, comparisons.csv, cells.csv, chart.svg, cells.json)")
         return 0
     }
 }
