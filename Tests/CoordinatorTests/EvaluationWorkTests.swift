@@ -124,3 +124,33 @@ final class EvaluationWorkTests: XCTestCase {
         XCTAssertThrowsError(try stacked.foundationStage())
     }
 }
+
+extension EvaluationWorkTests {
+    /// Cells finished under one store, exported and imported into another, are finished there
+    /// and never handed out; another setup's archive is refused.
+    func testArchivedCellsImportIntoAnotherStore() throws {
+        let first = try EvaluationWork(store: store(), runId: "e", job: job(), candidates: [.baseline(.none), .baseline(.base)], seeds: [1], logger: logger)
+        first.workerLabel = { "\($0) on CPU" }
+        for _ in 0..<2 {
+            let a = try XCTUnwrap(first.nextAssignment(worker: "w1"))
+            XCTAssertTrue(try first.record(result(a, accuracy: 0.25), worker: "w1"))
+        }
+        let archive = try first.archive()
+        XCTAssertEqual(archive.cells.map(\.candidate), ["none", "base"])
+        XCTAssertEqual(archive.cells.map(\.worker), ["w1 on CPU", "w1 on CPU"])
+
+        let second = try EvaluationWork(store: store(), runId: "e", job: job(), candidates: [.baseline(.none), .baseline(.base)], seeds: [1, 2], logger: logger)
+        let (imported, skipped) = try second.importCells(archive, source: "cells.json")
+        XCTAssertEqual(imported, 2); XCTAssertEqual(skipped, 0)
+        XCTAssertEqual(second.finished.count, 2)
+        let next = try XCTUnwrap(second.nextAssignment(worker: "w2"))
+        XCTAssertEqual(next.trainingSeed, 2, "imported cells are not trained again")
+        XCTAssertEqual(try second.importCells(archive, source: "cells.json").skipped, 2, "a second import changes nothing")
+        XCTAssertEqual(try second.store.evaluationCells(jobKey: second.jobKey).count, 2, "imported cells are stored")
+
+        let other = try EvaluationWork(store: store(), runId: "e", job: job(epochs: 3), candidates: [.baseline(.none)], seeds: [1], logger: logger)
+        XCTAssertThrowsError(try other.importCells(archive, source: "cells.json")) { e in
+            XCTAssertTrue("\(e)".hasPrefix("cells.json holds cells of another training setup"), "\(e)")
+        }
+    }
+}

@@ -110,6 +110,54 @@ final class EvaluateTests: XCTestCase {
         XCTAssertEqual(cells.count, 4)
     }
 
+    /// An evaluation split across machines: the first part's cells.json, imported into a fresh
+    /// store, counts as finished, only the new seed trains, and the report says what was
+    /// imported; an archive of another setup or a broken one is refused by name.
+    func testCellsJSONImportsIntoAFreshStore() throws {
+        let dir = try PBAProcess.temporaryDirectory(self)
+        func args(_ seeds: String, _ db: String, _ out: String, epochs: String = "1") -> [String] {
+            ["evaluate", "--train-size", "128", "--validation-size", "64", "--epochs", epochs, "--seeds", seeds, "--batch-size", "64",
+             "--baselines", "none,base", "--workers", "1", "--bootstrap-resamples", "200", "--db", dir + "/" + db, "--out", dir + "/" + out]
+        }
+        let first = try PBAProcess.start(args("1", "a.sqlite", "a"), log: dir + "/log1")
+        XCTAssertEqual(PBAProcess.wait(first, seconds: 120, "first part"), 0, (try? String(contentsOfFile: dir + "/log1", encoding: .utf8)) ?? "")
+        let archivePath = dir + "/a/cells.json"
+        let archive = try CellArchive.read(try Data(contentsOf: URL(fileURLWithPath: archivePath)), source: archivePath)
+        XCTAssertEqual(archive.cells.count, 2)
+        XCTAssertTrue(archive.cells.allSatisfy { $0.predictions.count == 64 && ($0.worker ?? "").contains(" on ") }, "\(archive.cells.map(\.worker))")
+
+        let second = try PBAProcess.start(args("1,2", "b.sqlite", "b") + ["--import-cells", archivePath], log: dir + "/log2")
+        XCTAssertEqual(PBAProcess.wait(second, seconds: 120, "second part"), 0, (try? String(contentsOfFile: dir + "/log2", encoding: .utf8)) ?? "")
+        let log2 = try String(contentsOfFile: dir + "/log2", encoding: .utf8)
+        XCTAssertTrue(log2.contains("imported 2 cells from \(archivePath)"), log2)
+        XCTAssertEqual(log2.components(separatedBy: "\n").filter { $0.contains("[Coordinator] cell ") && $0.contains(" → ") }.count, 2, log2)
+        XCTAssertTrue(log2.components(separatedBy: "\n").filter { $0.contains("[Coordinator] cell ") }.allSatisfy { $0.contains("seed 2") }, log2)
+        let md = try String(contentsOfFile: dir + "/b/report.md", encoding: .utf8)
+        XCTAssertTrue(md.contains("- cells: 2 of 4 imported with --import-cells"), md)
+        let cellsA = try ReportCSV.parse(String(contentsOfFile: dir + "/a/cells.csv", encoding: .utf8), file: "cells.csv")
+        let cellsB = try ReportCSV.parse(String(contentsOfFile: dir + "/b/cells.csv", encoding: .utf8), file: "cells.csv")
+        for row in cellsA {
+            let same = try XCTUnwrap(cellsB.first { $0["key"] == row["key"] && $0["seed"] == row["seed"] })
+            XCTAssertEqual(same["test_error"], row["test_error"])
+        }
+        let merged = try CellArchive.read(try Data(contentsOf: URL(fileURLWithPath: dir + "/b/cells.json")), source: "b")
+        XCTAssertEqual(merged.cells.count, 4)
+
+        // Another setup (2 epochs): refused, nothing trained.
+        let other = try PBAProcess.start(args("1", "c.sqlite", "c", epochs: "2") + ["--import-cells", archivePath], log: dir + "/log3")
+        XCTAssertNotEqual(PBAProcess.wait(other, seconds: 60, "other setup"), 0)
+        let log3 = try String(contentsOfFile: dir + "/log3", encoding: .utf8)
+        XCTAssertTrue(log3.contains("holds cells of another training setup"), log3)
+        // A broken archive: the file and the place are named.
+        var text = try String(contentsOfFile: archivePath, encoding: .utf8)
+        text = text.replacingOccurrences(of: "\"testAccuracy\":", with: "\"testAccuracy\":7,\"x\":")
+        try text.write(toFile: dir + "/broken.json", atomically: true, encoding: .utf8)
+        let broken = try PBAProcess.start(args("1", "d.sqlite", "d") + ["--import-cells", dir + "/broken.json"], log: dir + "/log4")
+        XCTAssertNotEqual(PBAProcess.wait(broken, seconds: 60, "broken archive"), 0)
+        let log4 = try String(contentsOfFile: dir + "/log4", encoding: .utf8)
+        XCTAssertTrue(log4.contains("broken.json: cells[0]") && log4.contains("testAccuracy 7.0 is not in 0...1"), log4)
+    }
+
     func testBadInputIsRejectedWithAClearMessage() throws {
         let dir = try PBAProcess.temporaryDirectory(self)
         let broken = dir + "/broken.json"
