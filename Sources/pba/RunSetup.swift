@@ -180,7 +180,7 @@ enum RunSetup {
                                       commandLine: commandLine.joined(separator: " ")))
         var search = try PopulationSearch(configuration: configuration)
         try store.commit(run: runId, event: .started, actions: search.start())
-        logger.info("created run \(runId): \(configuration.populationSize) × \(job.model.name) on \(job.data), \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue)")
+        logger.info("created run \(runId): \(configuration.populationSize) × \(job.model.name) on \(job.data), \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue); every policy runs on \(baseDescription(job))")
         let context = scheduleContext(job: job, normalization: normalization, commandLine: commandLine, threads: threads)
         return PreparedRun(runId: runId, job: job, search: search, context: context, resumed: false)
     }
