@@ -108,3 +108,54 @@ final class DashboardServerTests: XCTestCase {
         XCTAssertThrowsError(try DashboardAccess.readToken(path: dir + "/missing"))
     }
 }
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The real server on a socket: it serves, and cancelling its task (what `pba search --http`
+/// does when the search ends) shuts it down gracefully: `run` returns without an error and the
+/// port stops accepting connections.
+final class DashboardServerShutdownTests: XCTestCase {
+    final class Address: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value: String?
+        func set(_ v: String) { lock.lock(); value = v; lock.unlock() }
+        func get() -> String? { lock.lock(); defer { lock.unlock() }; return value }
+    }
+
+    func fetch(_ url: URL) async -> Int? {
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 5
+        guard let (_, response) = try? await URLSession.shared.data(for: request) else { return nil }
+        return (response as? HTTPURLResponse)?.statusCode
+    }
+
+    func testCancellingTheTaskShutsTheServerDownGracefully() async throws {
+        let dir = try temporaryDirectory(self)
+        _ = try RecordedRun.make(at: dir + "/pba.sqlite")
+        let server = try DashboardServer(store: try Store(readOnlyPath: dir + "/pba.sqlite"), databaseName: dir + "/pba.sqlite",
+                                         settings: .init(host: "127.0.0.1", port: 0, token: nil), logger: Logger(label: "test"))
+        let address = Address()
+        let task = Task { try await server.run(signals: [], onListening: { address.set($0) }) }
+        var url: URL?
+        for _ in 0..<200 {
+            if let a = address.get() { url = URL(string: a); break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        let base = try XCTUnwrap(url, "the server never reported its address")
+        let status = await fetch(base.appendingPathComponent("metrics"))
+        XCTAssertEqual(status, 200)
+        let outcome = Address()
+        Task {
+            do { try await task.value; outcome.set("returned") } catch { outcome.set("threw \(error)") }
+        }
+        task.cancel()
+        // run returns within a few seconds; a hung shutdown fails here instead of hanging.
+        let deadline = Date().addingTimeInterval(15)
+        while outcome.get() == nil && Date() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
+        XCTAssertEqual(outcome.get(), "returned")
+        let after = await fetch(base.appendingPathComponent("metrics"))
+        XCTAssertNil(after, "the port still answers after shutdown")
+    }
+}
