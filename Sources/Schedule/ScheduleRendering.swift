@@ -12,6 +12,9 @@ public enum ScheduleRendering {
             out += ", final validation accuracy \(format(accuracy, digits: 4))"
         }
         out += "\n"
+        if let foundation = schedule.baseAugmentation.foundation {
+            out += "foundation: \(foundation), applied to every image before each epoch's policy (the schedule was learned on top of it)\n"
+        }
         for (segment, policy) in zip(schedule.segments, policies) {
             let range = segment.epochCount == 0 ? "(empty)" : "\(segment.startEpoch)-\(segment.endEpoch - 1)"
             let active = policy.tuples.filter { $0.probability > 0 }
@@ -44,7 +47,7 @@ public enum ScheduleRendering {
         var svg = """
         <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" font-family="sans-serif" font-size="12">
         <rect width="100%" height="100%" fill="white"/>
-        <text x="\(left)" y="20" font-size="14">\(escape(schedule.dataset.name)) / \(escape(schedule.model.name)): operation probability and magnitude over \(n) epochs</text>
+        <text x="\(left)" y="20" font-size="14">\(escape(schedule.dataset.name)) / \(escape(schedule.model.name)): operation probability and magnitude over \(n) epochs\(escape(schedule.baseAugmentation.foundation.map { ", on top of \($0)" } ?? ""))</text>
 
         """
         func panel(_ values: [[Double]], y0: Double, title: String) {

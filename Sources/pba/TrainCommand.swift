@@ -220,7 +220,7 @@ extension TrainCommand {
             base = self.base.value(following: s.baseAugmentation)
             zeroFill = s.baseAugmentation.fill == "zero"
             perEpoch = try s.perEpochAugmentation(epochs: options.epochs, base: base)
-            logger.info("augmentation: schedule \(path) (learned over \(s.learnedEpochs) epochs, stretched to \(options.epochs)) + base (pad \(base.padding), flip \(base.flip), cutout \(base.cutout))")
+            logger.info("augmentation: \(s.baseAugmentation.foundation.map { "\($0), then " } ?? "")schedule \(path) (learned over \(s.learnedEpochs) epochs, stretched to \(options.epochs)) + base (pad \(base.padding), flip \(base.flip), cutout \(base.cutout))")
         } else {
             return ShuffledBatches(images: train.images, labels: train.labels, height: train.height, width: train.width,
                                    channels: train.channels, batchSize: options.batchSize, seed: options.seed, normalization: normalization)
