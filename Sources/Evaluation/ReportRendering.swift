@@ -27,14 +27,15 @@ extension EvaluationReport {
         out += "- model: \(recipe.model), \(recipe.epochs) epochs, \(recipe.optimizer)\n"
         out += "- base augmentation (schedules and policies): \(recipe.baseAugmentation)\n"
         out += "- seeds: \(seeds.map(String.init).joined(separator: ", ")) — every candidate trains with the same seeds (weights, order, augmentation draws), the same data, model and epochs\n"
-        out += "- noise: one standard error of a single model's test error is about \(Self.fixed(testStandardError, 1)) points on \(recipe.testImages) test images\n"
+        let images = recipe.heldOut == .validation ? "validation" : "test"
+        out += "- noise: one standard error of a single model's \(images) error is about \(Self.fixed(testStandardError, 1)) points on \(recipe.testImages) \(images) images\n"
         if let command = recipe.commandLine {
             out += "- reproduce: `\(command)`\(recipe.gitRevision.map { " (pba at git revision \($0))" } ?? "")\n"
         }
         if let sources = recipe.cellSources { out += "- cells: \(sources)\n" }
         out += "\n"
         out += recipe.heldOut == .validation ? "## Validation error (held-out training images, not the test set)\n\n" : "## Test error\n\n"
-        out += "| candidate | kind | test error % (mean ± std) | per seed | training time |\n|---|---|---|---|---|\n"
+        out += "| candidate | kind | \(images) error % (mean ± std) | per seed | training time (all seeds) |\n|---|---|---|---|---|\n"
         let best = bestBaseline?.candidate.key
         for s in ranked {
             let name = s.candidate.key == best ? "**\(s.candidate.name)** (best baseline)" : s.candidate.name

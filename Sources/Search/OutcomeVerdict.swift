@@ -78,14 +78,17 @@ public struct OutcomeVerdict: Hashable, Sendable {
         }
     }
 
-    /// One line: whether the learned schedule is expected to help, and why.
-    public func line(base: String) -> String {
+    /// One line: whether the learned schedule is expected to help, and why. `baseline` is the
+    /// `pba evaluate` baseline the zero policy equals: `base`, or the run's foundation (a search
+    /// stacked on AutoAugment is checked against `autoaugment`, not against pad-crop-flip).
+    public func line(base: String, baseline: String = "base") -> String {
         func points(_ x: Double) -> String { String(format: "%.1f", 100 * x) }
         switch expectation {
         case .no:
             if scheduleIsEmpty {
                 return "Expected to help: no. The best member trained with the base augmentation alone (\(base)); "
-                    + "nothing the search tried beat it on validation, so train without a schedule."
+                    + "nothing the search tried beat it on validation, so "
+                    + (baseline == "base" ? "train without a schedule." : "train with the \(baseline) baseline and no schedule.")
             }
             return "Expected to help: no. The schedule did not beat the base augmentation alone (\(base)) on validation."
         case .unclear:
@@ -99,10 +102,10 @@ public struct OutcomeVerdict: Hashable, Sendable {
             if hadZeroStart {
                 return "Expected to help: unknown, leaning yes. Every member that started with the base augmentation alone (\(base)) "
                     + "fell into the bottom quarter and copied an augmented one, so none reached the end to compare with; "
-                    + "`pba evaluate --baselines base` tells."
+                    + "`pba evaluate --baselines \(baseline)` tells."
             }
             return "Expected to help: unknown. No member trained with the base augmentation alone (\(base)) to the end to compare with "
-                + "(start with --initial-policy mixed); `pba evaluate --baselines base` tells."
+                + "(start with --initial-policy mixed); `pba evaluate --baselines \(baseline)` tells."
         }
     }
 }

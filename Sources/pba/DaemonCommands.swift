@@ -317,7 +317,7 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
         print("schedule: \(dir)/schedule.json")
         print("plot:     \(dir)/schedule.svg")
         if let verdict = OutcomeVerdict(search: search) {
-            print(verdict.line(base: baseDescription(prepared.job)))
+            print(verdict.line(base: baseDescription(prepared.job), baseline: prepared.job.foundation ?? "base"))
         }
         return 0
     }

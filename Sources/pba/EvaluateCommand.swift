@@ -247,7 +247,7 @@ struct EvaluateCommand: AsyncParsableCommand {
             trainedHere += 1
             let done = work.finished.count
             let rate = Date().timeIntervalSince(started) / Double(trainedHere)
-            logger.info("\(done)/\(total): \(cell.candidate.name) seed \(cell.seed): test error \(String(format: "%.2f", 100 * (1 - result.testAccuracy)))% (\(formatDuration(result.seconds)) on \(result.worker ?? "?")); ETA \(formatDuration(rate * Double(total - done)))")
+            logger.info("\(done)/\(total): \(cell.candidate.name) seed \(cell.seed): \(validationSize == nil ? "test" : "validation") error \(String(format: "%.2f", 100 * (1 - result.testAccuracy)))% (\(formatDuration(result.seconds)) on \(result.worker ?? "?")); ETA \(formatDuration(rate * Double(total - done)))")
         }
         if work.finished.count < total {
             let settings = coordinatorSettings(bind: bind, heartbeatMs: 1000, workerTimeoutMs: 15_000,

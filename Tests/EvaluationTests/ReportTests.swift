@@ -87,6 +87,9 @@ final class ReportTests: XCTestCase {
         let validation = try EvaluationReport(recipe: r, candidates: [none], seeds: [1], results: [cell(none, seed: 1, correct: 10)], labels: labels)
         XCTAssertTrue(validation.markdown().contains("held-out **validation** images"))
         XCTAssertFalse(validation.markdown().contains("test images no search touched"))
+        XCTAssertTrue(md.contains("| test error % (mean ± std) |"), md)
+        XCTAssertTrue(validation.markdown().contains("| validation error % (mean ± std) |"), validation.markdown())
+        XCTAssertTrue(validation.markdown().contains("points on 400 validation images"), validation.markdown())
         XCTAssertFalse(try EvaluationReport(recipe: recipe, candidates: [none], seeds: [1], results: [cell(none, seed: 1, correct: 10)],
                                              labels: labels).markdown().contains("reproduce"), "no command line, no line")
     }

@@ -220,6 +220,8 @@ final class SelectionTests: XCTestCase {
         XCTAssertTrue(v.scheduleIsEmpty)
         XCTAssertEqual(v.expectation, .no)
         XCTAssertTrue(v.line(base: "pad 4 + crop, flip").hasPrefix("Expected to help: no."))
+        XCTAssertTrue(v.line(base: "pad 4 + crop, flip").contains("train without a schedule"))
+        XCTAssertTrue(v.line(base: "autoaugment, then pad 4 + crop, flip", baseline: "autoaugment").contains("train with the autoaugment baseline and no schedule"))
     }
 
     func testVerdictComparesWithTheFreeBaselineMember() throws {
@@ -247,6 +249,10 @@ final class SelectionTests: XCTestCase {
         XCTAssertNil(v2.baselineMember, "member 0 copied member 3 after the first interval")
         XCTAssertEqual(v2.expectation, .unknown)
         XCTAssertTrue(v2.line(base: "b").contains("leaning yes"), v2.line(base: "b"))
+        XCTAssertTrue(v2.line(base: "b").contains("--baselines base`"), v2.line(base: "b"))
+        // A run stacked on a foundation is checked against that baseline, not against pad-crop-flip.
+        let stacked = v2.line(base: "autoaugment, then b", baseline: "autoaugment")
+        XCTAssertTrue(stacked.contains("--baselines autoaugment`") && !stacked.contains("--baselines base"), stacked)
         XCTAssertNil(OutcomeVerdict(search: try search()), "no verdict before the end")
     }
 }
