@@ -112,4 +112,71 @@ public final class PoolPadShortcut {
         }
         return inputGradient
     }
+
+    /// `top += forward(x)` in one pass over `top`, for the group and stem shortcuts, which add the
+    /// pooled input into the residual sum at once: no zeroed output, no second pass for the add,
+    /// and the padded channels (zeros) are not touched. Bit-identical to the two-step form: each
+    /// channel's window sum is formed in the same order and scaled before it is added. At stride 1
+    /// without padding it is the residual add itself (the shortcut is the identity there).
+    public func addForward(_ x: Tensor, into top: Tensor) {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let s = stride, ci = inChannels, co = outChannels, off = channelOffset
+        let oh = (h + s - 1) / s, ow = (w + s - 1) / s
+        precondition(top.shape == [n, oh, ow, co], "shortcut of \(x.shape) added into \(top.shape)")
+        if s == 1 && ci == co { addTensors(top, x, into: top); return }
+        let xp = SendablePointer(x.pointer), tp = SendablePointer(top.pointer)
+        parallelFor(n * oh) { job in
+            let img = job / oh, oy = job % oh
+            let y0 = oy * s, y1 = min(h, y0 + s)
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: ci) { sum in
+                for ox in 0..<ow {
+                    let x0 = ox * s, x1 = min(w, x0 + s)
+                    let dst = tp.pointer + ((img * oh + oy) * ow + ox) * co + off
+                    if y1 - y0 == 1 && x1 - x0 == 1 {
+                        let src = xp.pointer + ((img * h + y0) * w + x0) * ci
+                        for ch in 0..<ci { dst[ch] += src[ch] }
+                        continue
+                    }
+                    sum.update(repeating: 0)
+                    for iy in y0..<y1 {
+                        for ix in x0..<x1 {
+                            let src = xp.pointer + ((img * h + iy) * w + ix) * ci
+                            for ch in 0..<ci { sum[ch] += src[ch] }
+                        }
+                    }
+                    let scale = 1 / Float((y1 - y0) * (x1 - x0))
+                    if scale != 1 { for ch in 0..<ci { sum[ch] *= scale } }
+                    for ch in 0..<ci { dst[ch] += sum[ch] }
+                }
+            }
+        }
+    }
+
+    /// `out = d + backward(dy)` in one pass (`out` takes the input's shape; `d` has it already):
+    /// the backward of `addForward`, adding the shortcut's gradient to the one that came through
+    /// the blocks without a separate buffer for it. Bit-identical to the two-step form.
+    public func addBackward(_ dy: Tensor, adding d: Tensor, into out: Tensor) {
+        let inputShape = d.shape
+        let (n, h, w) = (inputShape[0], inputShape[1], inputShape[2])
+        let s = stride, ci = inChannels, co = outChannels, off = channelOffset
+        let oh = (h + s - 1) / s, ow = (w + s - 1) / s
+        precondition(dy.shape == [n, oh, ow, co], "shortcut gradient \(dy.shape) for input \(inputShape)")
+        if s == 1 && ci == co { addTensors(d, dy, into: out); return }
+        if out !== d { out.resize(to: inputShape) }
+        let dyp = SendablePointer(dy.pointer), dp = SendablePointer(d.pointer), op = SendablePointer(out.pointer)
+        parallelFor(n * h) { job in
+            let img = job / h, iy = job % h
+            let oy = iy / s
+            let wy = min(h, oy * s + s) - oy * s
+            for ix in 0..<w {
+                let ox = ix / s
+                let wx = min(w, ox * s + s) - ox * s
+                let scale = 1 / Float(wy * wx)
+                let g = dyp.pointer + ((img * oh + oy) * ow + ox) * co + off
+                let at = ((img * h + iy) * w + ix) * ci
+                let a = dp.pointer + at, o = op.pointer + at
+                for ch in 0..<ci { o[ch] = a[ch] + g[ch] * scale }
+            }
+        }
+    }
 }

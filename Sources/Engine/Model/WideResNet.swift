@@ -69,7 +69,10 @@ final class ResidualBlock {
         let s: Tensor
         switch shortcut {
         case .identity: s = shortcutInput
-        case let .poolPad(pool): s = profiled(p, "\(name).shortcut", kind: "pool+pad", .forward) { pool.forward(shortcutInput) }
+        case let .poolPad(pool):
+            // Pooled straight into the sum: one pass over h instead of a zeroed buffer and an add.
+            profiled(p, "\(name).shortcut", kind: "pool+pad", .forward) { pool.addForward(shortcutInput, into: h) }
+            return h
         case let .projection(c):
             s = profiled(p, "\(name).shortcut", kind: c.routeName, shape: c.shapeName(shortcutInput.shape), .forward) {
                 c.forward(shortcutInput)
@@ -132,7 +135,6 @@ public final class WideResNet {
     private let groupInputGradients: [Tensor]
     private let stemGradient = Tensor(shape: [0])
     private var lastInput: Tensor?
-    private var groupInputs: [Tensor] = []
     /// Per-layer wall times of the steps trained while attached (`pba bench engine --layers`).
     public var profile: LayerProfile? {
         didSet { for block in groups.flatMap({ $0 }) { block.profile = profile } }
@@ -197,21 +199,19 @@ public final class WideResNet {
         let p = profile
         var h = profiled(p, "stem", kind: stem.routeName, shape: stem.shapeName(x.shape), .forward) { stem.forward(x) }
         let stemOut = h
-        groupInputs = []
         for (g, blocks) in groups.enumerated() {
-            groupInputs.append(h)
             let groupInput = h
             for block in blocks { h = block.forward(h, training: training) }
             if let s = groupShortcuts[g] {
                 let top = h
                 profiled(p, "group\(g + 1).shortcut", kind: "pool+pad", .forward) {
-                    addTensors(top, s.forward(groupInput), into: top)  // in place, as in the blocks
+                    s.addForward(groupInput, into: top)  // in place, as in the blocks
                 }
             }
         }
         if let s = stemShortcut {
             let top = h
-            profiled(p, "stem.shortcut", kind: "pool+pad", .forward) { addTensors(top, s.forward(stemOut), into: top) }
+            profiled(p, "stem.shortcut", kind: "pool+pad", .forward) { s.addForward(stemOut, into: top) }
         }
         let top = h
         let a = profiled(p, "final.bn", kind: "bn+relu", .forward) { finalNorm.forward(top, training: training) }
@@ -234,7 +234,7 @@ public final class WideResNet {
             if let s = groupShortcuts[g] {
                 let dIn = d
                 profiled(p, "group\(g + 1).shortcut", kind: "pool+pad", .backward) {
-                    addTensors(dIn, s.backward(dGroupOut, inputShape: groupInputs[g].shape), into: groupInputGradients[g])
+                    s.addBackward(dGroupOut, adding: dIn, into: groupInputGradients[g])
                 }
                 d = groupInputGradients[g]
             }
@@ -242,7 +242,7 @@ public final class WideResNet {
         if let s = stemShortcut {
             let dIn = d
             profiled(p, "stem.shortcut", kind: "pool+pad", .backward) {
-                addTensors(dIn, s.backward(dTop, inputShape: stem.output.shape), into: stemGradient)
+                s.addBackward(dTop, adding: dIn, into: stemGradient)
             }
             d = stemGradient
         }
