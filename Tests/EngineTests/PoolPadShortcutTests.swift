@@ -2,9 +2,9 @@ import XCTest
 import Tensor
 @testable import Engine
 
-/// The fused shortcut passes (`addForward`, `addBackward`) against the two-step form they replace
-/// (`forward` then a residual add; `backward` then an add): bit-identical, so fusing them changed
-/// no trained number.
+/// The fused shortcut passes (`addForward`, `addBackward`) and the plain ones against the two-step
+/// form they replaced (pool into zeros, then a residual add; gradient, then an add), written out
+/// as plain loops: bit-identical, so fusing them changed no trained number.
 final class PoolPadShortcutTests: XCTestCase {
     func random(_ shape: [Int], _ g: inout SeededGenerator) -> Tensor {
         let t = Tensor(shape: shape)
@@ -14,6 +14,37 @@ final class PoolPadShortcutTests: XCTestCase {
 
     func bits(_ t: Tensor) -> [UInt32] { t.array.map(\.bitPattern) }
 
+    /// The two-step form, written out plainly: pool each window into zeros in input order, scale
+    /// by the window's size, pad with zero channels, then add elementwise.
+    func pooledThenAdded(_ x: Tensor, into top: Tensor, ci: Int, co: Int, stride s: Int) -> [Float] {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let oh = (h + s - 1) / s, ow = (w + s - 1) / s, off = (co - ci) / 2
+        var pooled = [Float](repeating: 0, count: n * oh * ow * co)
+        for i in 0..<n { for oy in 0..<oh { for ox in 0..<ow { for ch in 0..<ci {
+            var sum: Float = 0
+            for iy in (oy * s)..<min(h, oy * s + s) { for ix in (ox * s)..<min(w, ox * s + s) { sum += x[((i * h + iy) * w + ix) * ci + ch] } }
+            let size = (min(h, oy * s + s) - oy * s) * (min(w, ox * s + s) - ox * s)
+            if size != 1 { sum *= 1 / Float(size) }
+            pooled[((i * oh + oy) * ow + ox) * co + off + ch] = sum
+        } } } }
+        return (0..<top.count).map { top[$0] + pooled[$0] }
+    }
+
+    /// Its backward: each input pixel's gradient is its window's output gradient (unpadded
+    /// channels) times 1/size, then the other gradient is added.
+    func gradientThenAdded(_ dy: Tensor, _ d: Tensor, ci: Int, co: Int, stride s: Int) -> [Float] {
+        let (n, h, w) = (d.shape[0], d.shape[1], d.shape[2])
+        let oh = (h + s - 1) / s, ow = (w + s - 1) / s, off = (co - ci) / 2
+        var out = [Float](repeating: 0, count: d.count)
+        for i in 0..<n { for iy in 0..<h { for ix in 0..<w { for ch in 0..<ci {
+            let oy = iy / s, ox = ix / s
+            let size = (min(h, oy * s + s) - oy * s) * (min(w, ox * s + s) - ox * s)
+            let at = ((i * h + iy) * w + ix) * ci + ch
+            out[at] = d[at] + dy[((i * oh + oy) * ow + ox) * co + off + ch] * (1 / Float(size))
+        } } } }
+        return out
+    }
+
     func testFusedPassesAreBitIdenticalToTheTwoStepForm() {
         var g = SeededGenerator(seed: 21)
         // (in channels, out channels, stride, height, width): identity, padded stride 1, odd sizes
@@ -22,21 +53,23 @@ final class PoolPadShortcutTests: XCTestCase {
         for (ci, co, s, h, w) in cases {
             let shortcut = PoolPadShortcut(inChannels: ci, outChannels: co, stride: s)
             let x = random([2, h, w, ci], &g)
-            let pooled = shortcut.forward(x)
-            let top = random(pooled.shape, &g)
-            let expected = Tensor(shape: top.shape)
-            addTensors(top, pooled, into: expected)
+            let outShape = [2, (h + s - 1) / s, (w + s - 1) / s, co]
+            let top = random(outShape, &g)
+            let expected = pooledThenAdded(x, into: top, ci: ci, co: co, stride: s)
             shortcut.addForward(x, into: top)
-            XCTAssertEqual(bits(top), bits(expected), "forward \(ci)→\(co) stride \(s) \(h)×\(w)")
+            XCTAssertEqual(top.array.map(\.bitPattern), expected.map(\.bitPattern), "forward \(ci)→\(co) stride \(s) \(h)×\(w)")
+            let zeros = Tensor(shape: outShape)
+            zeros.zero()
+            XCTAssertEqual(bits(shortcut.forward(x)), pooledThenAdded(x, into: zeros, ci: ci, co: co, stride: s).map(\.bitPattern))
 
-            let dy = random(pooled.shape, &g)
+            let dy = random(outShape, &g)
             let d = random(x.shape, &g)
-            let expectedGradient = Tensor(shape: x.shape)
-            addTensors(d, shortcut.backward(dy, inputShape: x.shape), into: expectedGradient)
             let out = Tensor(shape: [0])
             shortcut.addBackward(dy, adding: d, into: out)
             XCTAssertEqual(out.shape, x.shape)
-            XCTAssertEqual(bits(out), bits(expectedGradient), "backward \(ci)→\(co) stride \(s) \(h)×\(w)")
+            XCTAssertEqual(bits(out), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern), "backward \(ci)→\(co) stride \(s) \(h)×\(w)")
+            d.zero()
+            XCTAssertEqual(bits(shortcut.backward(dy, inputShape: x.shape)), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern))
         }
     }
 

@@ -62,54 +62,20 @@ public final class PoolPadShortcut {
 
     var channelOffset: Int { (outChannels - inChannels) / 2 }
 
+    /// The pooled, zero-padded input in `output` (a buffer of its own; the model's shortcuts use
+    /// `addForward` instead).
     @discardableResult
     public func forward(_ x: Tensor) -> Tensor {
-        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
-        let s = stride, ci = inChannels, co = outChannels, off = channelOffset
-        let oh = (h + s - 1) / s, ow = (w + s - 1) / s
-        output.resize(to: [n, oh, ow, co])
-        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer)
-        parallelFor(n * oh) { job in
-            let img = job / oh, oy = job % oh
-            let y0 = oy * s, y1 = min(h, y0 + s)
-            for ox in 0..<ow {
-                let x0 = ox * s, x1 = min(w, x0 + s)
-                let out = yp.pointer + ((img * oh + oy) * ow + ox) * co
-                out.update(repeating: 0, count: co)
-                let dst = out + off
-                for iy in y0..<y1 {
-                    for ix in x0..<x1 {
-                        let src = xp.pointer + ((img * h + iy) * w + ix) * ci
-                        for ch in 0..<ci { dst[ch] += src[ch] }
-                    }
-                }
-                let scale = 1 / Float((y1 - y0) * (x1 - x0))
-                if scale != 1 { for ch in 0..<ci { dst[ch] *= scale } }
-            }
-        }
+        let s = stride
+        output.resize(to: [x.shape[0], (x.shape[1] + s - 1) / s, (x.shape[2] + s - 1) / s, outChannels])
+        output.zero()
+        addForward(x, into: output)  // 0 + sum is the sum: the same bits as pooling into zeros
         return output
     }
 
     @discardableResult
     public func backward(_ dy: Tensor, inputShape: [Int]) -> Tensor {
-        let (n, h, w) = (inputShape[0], inputShape[1], inputShape[2])
-        let s = stride, ci = inChannels, co = outChannels, off = channelOffset
-        let oh = (h + s - 1) / s, ow = (w + s - 1) / s
-        inputGradient.resize(to: inputShape)
-        let dyp = SendablePointer(dy.pointer), dxp = SendablePointer(inputGradient.pointer)
-        parallelFor(n * h) { job in
-            let img = job / h, iy = job % h
-            let oy = iy / s
-            let wy = min(h, oy * s + s) - oy * s
-            for ix in 0..<w {
-                let ox = ix / s
-                let wx = min(w, ox * s + s) - ox * s
-                let scale = 1 / Float(wy * wx)
-                let g = dyp.pointer + ((img * oh + oy) * ow + ox) * co + off
-                let d = dxp.pointer + ((img * h + iy) * w + ix) * ci
-                for ch in 0..<ci { d[ch] = g[ch] * scale }
-            }
-        }
+        gradientPass(dy, inputShape: inputShape, adding: nil, into: inputGradient)
         return inputGradient
     }
 
@@ -156,14 +122,24 @@ public final class PoolPadShortcut {
     /// the backward of `addForward`, adding the shortcut's gradient to the one that came through
     /// the blocks without a separate buffer for it. Bit-identical to the two-step form.
     public func addBackward(_ dy: Tensor, adding d: Tensor, into out: Tensor) {
-        let inputShape = d.shape
+        if stride == 1 && inChannels == outChannels {
+            precondition(dy.shape == d.shape, "shortcut gradient \(dy.shape) for input \(d.shape)")
+            addTensors(d, dy, into: out)
+            return
+        }
+        gradientPass(dy, inputShape: d.shape, adding: d, into: out)
+    }
+
+    /// `out = (d +) backward(dy)`: each input pixel gets its window's output gradient, scaled by
+    /// the window's size, from the unpadded channels.
+    private func gradientPass(_ dy: Tensor, inputShape: [Int], adding d: Tensor?, into out: Tensor) {
         let (n, h, w) = (inputShape[0], inputShape[1], inputShape[2])
         let s = stride, ci = inChannels, co = outChannels, off = channelOffset
         let oh = (h + s - 1) / s, ow = (w + s - 1) / s
         precondition(dy.shape == [n, oh, ow, co], "shortcut gradient \(dy.shape) for input \(inputShape)")
-        if s == 1 && ci == co { addTensors(d, dy, into: out); return }
         if out !== d { out.resize(to: inputShape) }
-        let dyp = SendablePointer(dy.pointer), dp = SendablePointer(d.pointer), op = SendablePointer(out.pointer)
+        let dyp = SendablePointer(dy.pointer), op = SendablePointer(out.pointer)
+        let dp = d.map { SendablePointer($0.pointer) }
         parallelFor(n * h) { job in
             let img = job / h, iy = job % h
             let oy = iy / s
@@ -174,8 +150,13 @@ public final class PoolPadShortcut {
                 let scale = 1 / Float(wy * wx)
                 let g = dyp.pointer + ((img * oh + oy) * ow + ox) * co + off
                 let at = ((img * h + iy) * w + ix) * ci
-                let a = dp.pointer + at, o = op.pointer + at
-                for ch in 0..<ci { o[ch] = a[ch] + g[ch] * scale }
+                let o = op.pointer + at
+                if let dp {
+                    let a = dp.pointer + at
+                    for ch in 0..<ci { o[ch] = a[ch] + g[ch] * scale }
+                } else {
+                    for ch in 0..<ci { o[ch] = g[ch] * scale }
+                }
             }
         }
     }
