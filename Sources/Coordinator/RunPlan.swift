@@ -49,6 +49,14 @@ public struct RunPlan: Codable, Hashable, Sendable {
 
     public init(preset: Preset = .demo) { self.preset = preset }
 
+    /// The start the run uses: the one asked for, else zero when there is a foundation (a mixed or
+    /// sampled start stacks random policies on it, and in `schedules/c1k-cifar10-aa` those won the
+    /// early, luck-dominated intervals and made the schedule 4.6 points worse than the foundation
+    /// alone), else the preset's.
+    public var resolvedInitialPolicy: SearchConfiguration.InitialPolicy {
+        initialPolicy ?? (foundation != nil ? .zero : defaults.initialPolicy)
+    }
+
     struct Defaults {
         var data: String, model: String, trainSize: Int, validationSize: Int, population: Int, epochs: Int,
             interval: Int, cutout: Int, flip: Bool, initialPolicy: SearchConfiguration.InitialPolicy = .zero
@@ -109,7 +117,7 @@ public struct RunPlan: Codable, Hashable, Sendable {
         if let exploitMargin { selection.margin = exploitMargin }
         let search = SearchConfiguration(populationSize: population ?? d.population, epochs: options.epochs,
                                          perturbationInterval: interval ?? d.interval, explore: explore ?? .pba, selection: selection,
-                                         initialPolicy: initialPolicy ?? d.initialPolicy, mode: mode ?? .asynchronous, seed: runSeed)
+                                         initialPolicy: resolvedInitialPolicy, mode: mode ?? .asynchronous, seed: runSeed)
         try search.validate()
         return (job, search)
     }

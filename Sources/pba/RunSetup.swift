@@ -76,7 +76,7 @@ struct PlanOptions: ParsableArguments {
     var cutout: Int?
     @Option(help: "Base augmentation: horizontal flip, true or false (default true).")
     var flip: Bool?
-    @Option(help: "Stack every policy on a baseline recipe: autoaugment, trivialaugment, randaugment or randaugment(N,M) (default: none). The zero policy then means that baseline, so the search starts from it and can only add to it; the schedule records it, and `pba train`/`pba evaluate` apply it before each epoch's policy. Choose it by measurement: the best baseline of `pba evaluate --validation-size` on your data.")
+    @Option(help: "Stack every policy on a baseline recipe: autoaugment, trivialaugment, randaugment or randaugment(N,M) (default: none). The zero policy then means that baseline, so the search starts from it and can only add to it (the start defaults to zero: random policies stacked on a strong recipe are far too strong); the schedule records it, and `pba train`/`pba evaluate` apply it before each epoch's policy. Choose it by measurement: the best baseline of `pba evaluate --validation-size` on your data.")
     var foundation: String?
     @Option(help: "Run seed.")
     var seed: UInt64?
@@ -180,6 +180,9 @@ enum RunSetup {
                                       commandLine: commandLine.joined(separator: " ")))
         var search = try PopulationSearch(configuration: configuration)
         try store.commit(run: runId, event: .started, actions: search.start())
+        if job.foundation != nil && configuration.initialPolicy != .zero {
+            logger.warning("--initial-policy \(configuration.initialPolicy.rawValue) on a foundation stacks random policies on \(job.foundation!): they tend to win the first, luck-dominated intervals and give a schedule far stronger than the foundation alone (schedules/c1k-cifar10-aa); --initial-policy zero is the tested start")
+        }
         logger.info("created run \(runId): \(configuration.populationSize) × \(job.model.name) on \(job.data), \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue); every policy runs on \(baseDescription(job))")
         let context = scheduleContext(job: job, normalization: normalization, commandLine: commandLine, threads: threads)
         return PreparedRun(runId: runId, job: job, search: search, context: context, resumed: false)
