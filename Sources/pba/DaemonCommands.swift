@@ -317,7 +317,7 @@ func serveSearch(storeOptions: StoreOptions, plan: RunPlan, bind: String, heartb
         print("schedule: \(dir)/schedule.json")
         print("plot:     \(dir)/schedule.svg")
         if let verdict = OutcomeVerdict(search: search) {
-            print(verdict.line(base: baseDescription(prepared.job), baseline: prepared.job.foundation ?? "base"))
+            print(verdictLine(verdict, job: prepared.job))
         }
         return 0
     }
@@ -404,6 +404,12 @@ func baseDescription(_ job: JobDescription) -> String {
     parts.append(job.flip ? "flip" : "no flip")
     parts.append(job.cutout > 0 ? "Cutout \(job.cutout)" : "no Cutout")
     return parts.joined(separator: ", ").replacingOccurrences(of: "then,", with: "then")
+}
+
+/// The verdict line of a run: against its base augmentation, and against the `pba evaluate`
+/// baseline its zero policy equals (its foundation, else `base`).
+func verdictLine(_ v: OutcomeVerdict, job: JobDescription) -> String {
+    v.line(base: baseDescription(job), baseline: job.foundation ?? "base")
 }
 
 /// Where the winner came from and whether its schedule differs from its start.

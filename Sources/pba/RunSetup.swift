@@ -180,8 +180,8 @@ enum RunSetup {
                                       commandLine: commandLine.joined(separator: " ")))
         var search = try PopulationSearch(configuration: configuration)
         try store.commit(run: runId, event: .started, actions: search.start())
-        if job.foundation != nil && configuration.initialPolicy != .zero {
-            logger.warning("--initial-policy \(configuration.initialPolicy.rawValue) on a foundation stacks random policies on \(job.foundation!): they tend to win the first, luck-dominated intervals and give a schedule far stronger than the foundation alone (schedules/c1k-cifar10-aa); --initial-policy zero is the tested start")
+        if let foundation = job.foundation, configuration.initialPolicy != .zero {
+            logger.warning("--initial-policy \(configuration.initialPolicy.rawValue) on a foundation stacks random policies on \(foundation): they tend to win the first, luck-dominated intervals and give a schedule far stronger than the foundation alone (schedules/c1k-cifar10-aa); --initial-policy zero is the tested start")
         }
         logger.info("created run \(runId): \(configuration.populationSize) × \(job.model.name) on \(job.data), \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue); every policy runs on \(baseDescription(job))")
         let context = scheduleContext(job: job, normalization: normalization, commandLine: commandLine, threads: threads)

@@ -66,7 +66,7 @@ func printStatus(_ db: Store, _ record: RunRecord) throws {
         if let verdict = OutcomeVerdict(search: search) {
             print("  " + winnerSummary(verdict, search: search).replacingOccurrences(of: "\n", with: "\n  "))
             if let setup = try? JSONDecoder().decode(StoredRunSetup.self, from: Data(record.trainingConfiguration.utf8)) {
-                print("  " + verdict.line(base: baseDescription(setup.job), baseline: setup.job.foundation ?? "base"))
+                print("  " + verdictLine(verdict, job: setup.job))
             }
         }
     }

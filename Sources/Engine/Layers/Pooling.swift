@@ -98,11 +98,6 @@ public final class PoolPadShortcut {
                 for ox in 0..<ow {
                     let x0 = ox * s, x1 = min(w, x0 + s)
                     let dst = tp.pointer + ((img * oh + oy) * ow + ox) * co + off
-                    if y1 - y0 == 1 && x1 - x0 == 1 {
-                        let src = xp.pointer + ((img * h + y0) * w + x0) * ci
-                        for ch in 0..<ci { dst[ch] += src[ch] }
-                        continue
-                    }
                     sum.update(repeating: 0)
                     for iy in y0..<y1 {
                         for ix in x0..<x1 {
