@@ -202,11 +202,15 @@ public final class Conv2D {
     }
 
     /// Columns for images `images` of x: row (image, oy, ox) holds the k×k×C patch, zero outside.
-    /// Runs on the calling thread (convolutions parallelise over `ConvolutionParts`).
+    /// Runs on the calling thread (convolutions parallelise over `ConvolutionParts`). The C kernels
+    /// copy whole vectors where the channel count suits them (they were written for this and, until
+    /// this call, never used); the loop below is the path for other widths and the reference.
     func im2col(_ x: Tensor, images: Range<Int>, into cols: UnsafeMutablePointer<Float>) {
         let (h, w, c) = (x.shape[1], x.shape[2], inChannels)
         let (oh, ow) = outputSize(h, w)
         let (k, s, p) = (kernel, stride, padding)
+        if Kernels.im2col(x.pointer, height: h, width: w, channels: c, kernel: k, stride: s, padding: p,
+                          outputHeight: oh, outputWidth: ow, images: images, into: cols) { return }
         let kk = k * k * c
         let firstImage = images.lowerBound
         for job in 0..<(images.count * oh) {
@@ -233,11 +237,14 @@ public final class Conv2D {
     }
 
     /// Scatter-adds columns back into an NHWC gradient (the adjoint of im2col), overwriting the
-    /// images' gradients. Runs on the calling thread.
+    /// images' gradients. Runs on the calling thread; the C kernels take the widths they suit and
+    /// add in the same order (tap by tap, pixel by pixel), so both paths give the same bits.
     func col2im(_ cols: UnsafeMutablePointer<Float>, images: Range<Int>, into dx: Tensor, inputShape: [Int]) {
         let (h, w, c) = (inputShape[1], inputShape[2], inChannels)
         let (oh, ow) = outputSize(h, w)
         let (k, s, p) = (kernel, stride, padding)
+        if Kernels.col2im(cols, height: h, width: w, channels: c, kernel: k, stride: s, padding: p,
+                          outputHeight: oh, outputWidth: ow, images: images, into: dx.pointer) { return }
         let kk = k * k * c
         let firstImage = images.lowerBound
         for j in 0..<images.count {
