@@ -13,6 +13,8 @@ import Wire
 public protocol CoordinatedWork: AnyObject {
     associatedtype Outcome
     var runId: String { get }
+    /// Where the coordinator also keeps its worker sessions (`workerSession`), for readers.
+    var store: Store { get }
     var job: JobDescription { get }
     /// Non-nil once everything is done; may commit the run's final records the first time.
     func finishedOutcome() throws -> Outcome?
@@ -52,7 +54,14 @@ public final class CoordinatorService<Work: CoordinatedWork> {
         public var busySeconds = 0.0
         public var firstAssignedAt: Date?
         public var lastResultAt: Date?
+        /// The `lastSeen` last written to the store's worker session.
+        var lastSeenStored: Date
     }
+
+    /// How often a worker's latest message is written to its session: often enough for a
+    /// dashboard to tell a live worker from a silent one well within the 15 s timeout, rarely
+    /// enough that heartbeats cost one small transaction per interval, not one per message.
+    static var sessionWriteInterval: TimeInterval { 5 }
 
     /// Accumulated over workers that have left or are still here.
     private var busyTotal = 0.0, spanTotal = 0.0
@@ -106,10 +115,13 @@ public final class CoordinatorService<Work: CoordinatedWork> {
     /// work, tells workers BYE, and returns (in-flight assignments are reissued on restart).
     public func run(stopRequested: () -> Bool) throws -> Exit {
         if socket == nil { try bind() }
+        // Sessions a killed coordinator left open are over: their workers will say hello again.
+        storeSessions { try work.store.workerLeft(run: work.runId, worker: nil, reason: "the coordinator restarted") }
         var lastHeartbeat = Date.distantPast
         while true {
             if let outcome = try work.finishedOutcome() {
                 broadcast(.bye(reason: "\(work.runId) finished"))
+                storeSessions { try work.store.workerLeft(run: work.runId, worker: nil, reason: "the run finished") }
                 if let waiting = workerWaitingFraction {
                     logger.info("workers spent \(String(format: "%.1f", waiting * 100))% of their time (first assignment to last result) outside assignments: waiting for work and transfers")
                 }
@@ -117,6 +129,7 @@ public final class CoordinatorService<Work: CoordinatedWork> {
             }
             if stopRequested() {
                 broadcast(.bye(reason: "coordinator stopping"))
+                storeSessions { try work.store.workerLeft(run: work.runId, worker: nil, reason: "the coordinator stopped") }
                 try work.stop()
                 return .stopped
             }
@@ -125,6 +138,7 @@ public final class CoordinatorService<Work: CoordinatedWork> {
                 lastHeartbeat = now
                 broadcast(.heartbeat)
                 try dropSilentWorkers(now: now)
+                storeLastSeen(now: now)
             }
             if let authenticator {
                 for key in authenticator.serve() { logger.warning("refused a connection with CURVE key \(key.isEmpty ? "(none)" : key): not in the allow-list") }
@@ -169,7 +183,12 @@ public final class CoordinatorService<Work: CoordinatedWork> {
             }
             if let previous = workers[id]?.assignment { try lose(previous, worker: id, reason: "worker said hello again") }
             if let old = workers[id] { retire(old) }
-            workers[id] = WorkerInfo(id: id, hostname: h.hostname, threads: Int(h.threads), lastSeen: Date())
+            let joined = Date()
+            workers[id] = WorkerInfo(id: id, hostname: h.hostname, threads: Int(h.threads), lastSeen: joined, lastSeenStored: joined)
+            storeSessions {
+                try work.store.workerJoined(WorkerSessionRecord(runId: work.runId, workerId: id, hostname: h.hostname,
+                                                                kind: h.identity.kind, threads: Int(h.threads), joinedAt: joined))
+            }
             logger.info("worker \(id) on \(h.hostname) (\(h.identity.kind), \(h.threads) threads) joined")
             reply(id, rid, .welcome(Welcome(runId: work.runId, job: jobJSON, heartbeatMilliseconds: UInt32(settings.heartbeatMilliseconds))))
         case let .ready(r):
@@ -179,6 +198,7 @@ public final class CoordinatorService<Work: CoordinatedWork> {
                 reply(id, rid, .error(ErrorMessage(code: .dataMismatch,
                     message: "the data you loaded (fingerprint \(r.dataFingerprint.prefix(16))) is not this run's (\(work.job.dataFingerprint.prefix(16)))")))
                 workers[id] = nil
+                storeSessions { try work.store.workerLeft(run: work.runId, worker: id, reason: "refused: its data is not the run's") }
                 return
             }
             workers[id]?.ready = true
@@ -202,6 +222,7 @@ public final class CoordinatorService<Work: CoordinatedWork> {
             if let a = workers[id]?.assignment { try lose(a, worker: id, reason: "worker left") }
             if let old = workers[id] { retire(old) }
             workers[id] = nil
+            storeSessions { try work.store.workerLeft(run: work.runId, worker: id, reason: "left: \(reason)") }
         case .welcome, .assign, .noWork:
             reply(id, rid, .error(ErrorMessage(code: .badMessage, message: "\(envelope.message.type) is not a worker's message")))
         }
@@ -254,7 +275,22 @@ public final class CoordinatorService<Work: CoordinatedWork> {
             logger.warning("worker \(id) silent for \(Int(now.timeIntervalSince(w.lastSeen))) s: dropped")
             if let a = w.assignment { try lose(a, worker: id, reason: "worker \(id) timed out") }
             workers[id] = nil
+            storeSessions { try work.store.workerLeft(run: work.runId, worker: id, reason: "dropped: silent for \(Int(now.timeIntervalSince(w.lastSeen))) s", at: now) }
         }
+    }
+
+    /// Writes the latest message time of workers not written for `sessionWriteInterval`.
+    private func storeLastSeen(now: Date) {
+        let due = workers.values.filter { $0.lastSeen > $0.lastSeenStored && now.timeIntervalSince($0.lastSeenStored) >= Self.sessionWriteInterval }
+        guard !due.isEmpty else { return }
+        storeSessions { try work.store.workersSeen(run: work.runId, due.map { ($0.id, $0.lastSeen) }) }
+        for w in due { workers[w.id]?.lastSeenStored = w.lastSeen }
+    }
+
+    /// Worker sessions are for readers; the run does not depend on them, so a failed write is a
+    /// warning, not a stop (unlike the events, which are committed before any reply).
+    private func storeSessions(_ body: () throws -> Void) {
+        do { try body() } catch { logger.warning("cannot record worker sessions: \(error)") }
     }
 
     private func reply(_ id: String, _ rid: UInt64, _ m: WireMessage) {

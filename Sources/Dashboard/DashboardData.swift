@@ -45,8 +45,14 @@ public final class DashboardData: @unchecked Sendable {
         } catch {
             throw .store("\(error)")
         }
+        let sessions: [WorkerSessionRecord]
+        do { sessions = try store.workerSessions(run: id) } catch { throw .store("\(error)") }
         lock.lock()
-        if let hit = cache[id], hit.sequence == sequence, hit.record == record { lock.unlock(); return hit.snapshot }
+        if var hit = cache[id]?.snapshot, cache[id]?.sequence == sequence, cache[id]?.record == record {
+            lock.unlock()
+            hit.workerSessions = sessions
+            return hit
+        }
         lock.unlock()
         let snapshot: RunSnapshot
         do {
@@ -54,7 +60,7 @@ public final class DashboardData: @unchecked Sendable {
             let search = try PopulationSearch.replay(configuration: configuration, events: try store.events(run: id))
             snapshot = RunSnapshot(record: record, configuration: configuration, search: search, intervals: try store.intervals(run: id),
                                    perturbations: try store.perturbations(run: id), checkpoints: try store.checkpointRecords(run: id),
-                                   scheduleDocument: try store.latestSchedule(run: id))
+                                   scheduleDocument: try store.latestSchedule(run: id), workerSessions: sessions)
         } catch {
             throw .unreadable(run: id, reason: "\(error)")
         }

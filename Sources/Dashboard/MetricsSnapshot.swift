@@ -26,10 +26,14 @@ public struct MetricsSnapshot: Sendable {
     /// runs (the store has no heartbeats; this is what `pba status` calls active).
     public var workersActive: Int
 
+    /// Workers whose session with a coordinator is open and was heard from within
+    /// `WorkerRow.silentAfter` (heartbeats included), over all runs.
+    public var workersConnected: Int
+
     public static let activeWindow: TimeInterval = 300
 
     public init(_ snapshots: [RunSnapshot], now: Date) {
-        var active = Set<String>()
+        var active = Set<String>(), connected = Set<String>()
         runs = snapshots.map { s in
             let running = s.record.status == .running
             let finished = s.intervals.filter { $0.finishedAt != nil }
@@ -46,6 +50,7 @@ public struct MetricsSnapshot: Sendable {
             }
             let size = s.checkpoints.first.map { Double($0.size) }
             let view = RunView(s, now: now)
+            for w in view.workers where w.status == "connected" { connected.insert(w.id) }
             return RunMetrics(run: s.record.id, status: s.record.status.rawValue, intervalsFinished: finished.count, intervalsInFlight: inFlight,
                               bestValidationAccuracy: view.bestAccuracy,
                               resultLatencies: finished.sorted { ($0.finishedAt!, $0.assignmentId) < ($1.finishedAt!, $1.assignmentId) }
@@ -54,5 +59,6 @@ public struct MetricsSnapshot: Sendable {
                               checkpointBytesSent: size.map { $0 * Double(s.intervals.filter { $0.epochStart > 0 }.count) })
         }
         workersActive = active.count
+        workersConnected = connected.count
     }
 }

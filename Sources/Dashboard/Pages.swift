@@ -136,16 +136,19 @@ public enum Pages {
 
         body += "<h2>Workers</h2>\n"
         if view.workers.isEmpty {
-            body += "<p class=\"muted\">No worker has been given an interval.</p>\n"
+            body += "<p class=\"muted\">No worker has joined or been given an interval.</p>\n"
         } else {
-            body += "<table id=\"workers\"><thead><tr><th>worker</th><th>host</th><th>kind</th><th>intervals finished</th><th>in hand</th><th>throughput</th><th>idle</th><th>last activity</th></tr></thead><tbody>\n"
+            body += "<table id=\"workers\"><thead><tr><th>worker</th><th>host</th><th>kind</th><th>status</th><th>intervals finished</th><th>in hand</th><th>throughput</th><th>idle</th><th>last heartbeat</th><th>last activity</th></tr></thead><tbody>\n"
             for w in view.workers {
-                body += "<tr><td>\(esc(w.id))</td><td>\(esc(w.host))</td><td>\(esc(w.kind))</td><td class=\"num\">\(w.finished)</td><td class=\"num\">\(w.inHand)</td>"
+                let status = w.status == "left" ? "left" + (w.leftReason.map { " <span class=\"muted\">(\(esc($0)))</span>" } ?? "") : esc(w.status)
+                body += "<tr><td>\(esc(w.id))</td><td>\(esc(w.host))</td><td>\(esc(w.kind))\(w.threads.map { " <span class=\"muted\">(\($0) thr)</span>" } ?? "")</td>"
+                body += "<td class=\"status-\(esc(w.status))\">\(status)</td><td class=\"num\">\(w.finished)</td><td class=\"num\">\(w.inHand)</td>"
                 body += "<td class=\"num\">\(w.epochsPerMinute.map { String(format: "%.2f epochs/min", $0) } ?? "–")</td>"
                 body += "<td class=\"num\">\(w.idleFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "–")</td>"
+                body += "<td>\(w.lastHeartbeat.map { "\(timestamp($0)) <span class=\"muted\">(\(duration(max(0, view.now.timeIntervalSince($0)))) ago)</span>" } ?? "–")</td>"
                 body += "<td>\(timestamp(w.lastActivity)) <span class=\"muted\">(\(duration(max(0, view.now.timeIntervalSince(w.lastActivity)))) ago)</span></td></tr>\n"
             }
-            body += "</tbody></table>\n<p class=\"muted\">From the store's intervals: idle is the share of a worker's span (first assignment to latest activity) spent outside assignments, waiting for work or on transfers; last activity is its latest assignment or result (heartbeats are not stored).</p>\n"
+            body += "</tbody></table>\n<p class=\"muted\">Status and last heartbeat come from the coordinator's worker sessions (written about every 5 s; \"silent\" means an open session not heard from for \(Int(WorkerRow.silentAfter)) s). Throughput and idle come from the intervals: idle is the share of a worker's span (first assignment to latest activity) spent outside assignments, waiting for work or on transfers; last activity is its latest assignment or result.</p>\n"
         }
         return layout(title: "run \(s.record.id)", body: body, live: s.record.status == .running)
     }

@@ -17,11 +17,16 @@ public struct RunSnapshot: Sendable {
     /// The latest schedule document the run stored (when it finished), if any.
     public var scheduleDocument: String?
     public var setup: RunSetupSummary
+    /// The coordinator's worker sessions (joined, last heard from, left); they change without a
+    /// search event, so `DashboardData` reads them on every request.
+    public var workerSessions: [WorkerSessionRecord]
 
     public init(record: RunRecord, configuration: SearchConfiguration, search: PopulationSearch, intervals: [IntervalRecord],
-                perturbations: [PerturbationRow], checkpoints: [CheckpointRecord], scheduleDocument: String?) {
+                perturbations: [PerturbationRow], checkpoints: [CheckpointRecord], scheduleDocument: String?,
+                workerSessions: [WorkerSessionRecord] = []) {
         self.record = record; self.configuration = configuration; self.search = search; self.intervals = intervals
         self.perturbations = perturbations; self.checkpoints = checkpoints; self.scheduleDocument = scheduleDocument
+        self.workerSessions = workerSessions
         self.setup = RunSetupSummary(trainingConfiguration: record.trainingConfiguration)
     }
 }
@@ -124,14 +129,23 @@ public struct LineageStep: Hashable, Sendable, Codable {
     public var policy: PolicySummary
 }
 
-/// What the store says about a worker: derived from the intervals it was given. The store does
-/// not record heartbeats or host names separately; a worker id is HOSTNAME-PID (remote) or
-/// local-PID-N (a `pba search` child), so the host is read from it.
+/// What the store says about a worker: its session with the coordinator (host, kind, threads,
+/// last heard from, whether and why it left) and the intervals it was given (throughput, idle).
+/// Without a session (a store from before sessions were recorded) the host is read from the id,
+/// HOSTNAME-PID (remote) or local-PID-N (a `pba search` child).
 public struct WorkerRow: Hashable, Sendable, Codable {
     public var id: String
     public var host: String
-    /// "search" (interval assignments).
+    /// The worker kind it declared ("swift", "pytorch"); "unknown" without a session.
     public var kind: String
+    public var threads: Int?
+    /// "connected" (heard from within `WorkerRow.silentAfter`), "silent" (an open session not
+    /// heard from since: the coordinator or the worker may be gone), "left" (see `leftReason`),
+    /// or "unknown" (no session recorded).
+    public var status: String
+    public var leftReason: String?
+    /// The latest message the coordinator recorded from it (heartbeats included).
+    public var lastHeartbeat: Date?
     public var finished: Int
     public var inHand: Int
     public var epochsPerMinute: Double?
@@ -139,6 +153,10 @@ public struct WorkerRow: Hashable, Sendable, Codable {
     /// waiting for work and transfers.
     public var idleFraction: Double?
     public var lastActivity: Date
+
+    /// An open session not heard from for this long is "silent": three session writes missed,
+    /// and more than the coordinator's 15 s worker timeout.
+    public static let silentAfter: TimeInterval = 20
 }
 
 /// The run page's content: pure values computed from a snapshot at `now`.
@@ -241,7 +259,7 @@ public struct RunView: Sendable {
             schedule = []
             lineage = []
         }
-        workers = Self.workers(snapshot.intervals, now: now)
+        workers = Self.workers(snapshot.intervals, sessions: snapshot.workerSessions, now: now)
         let done = search.members.map(\.completedEpochs).reduce(0, +)
         let total = snapshot.configuration.populationSize * snapshot.configuration.epochs
         let finished = snapshot.intervals.filter { $0.finishedAt != nil }
@@ -264,10 +282,15 @@ public struct RunView: Sendable {
         return try? Policy(values: values, operations: operations)
     }
 
-    /// Workers as their intervals describe them, most recently active first.
-    static func workers(_ intervals: [IntervalRecord], now: Date) -> [WorkerRow] {
+    /// Workers as their sessions and intervals describe them: connected ones first, then the
+    /// most recently active.
+    static func workers(_ intervals: [IntervalRecord], sessions: [WorkerSessionRecord], now: Date) -> [WorkerRow] {
         var rows: [WorkerRow] = []
-        for (id, given) in Dictionary(grouping: intervals.filter { $0.worker != nil }, by: { $0.worker! }) {
+        let byWorker = Dictionary(grouping: intervals.filter { $0.worker != nil }, by: { $0.worker! })
+        let sessionOf = Dictionary(sessions.map { ($0.workerId, $0) }, uniquingKeysWith: { a, _ in a })
+        for id in Set(byWorker.keys).union(sessionOf.keys) {
+            let given = byWorker[id] ?? []
+            let session = sessionOf[id]
             let finished = given.filter { $0.finishedAt != nil }
             let last = given.map { $0.finishedAt ?? $0.startedAt }.max() ?? now
             let first = given.map(\.startedAt).min() ?? now
@@ -275,12 +298,25 @@ public struct RunView: Sendable {
                 + given.filter { $0.finishedAt == nil }.map { now.timeIntervalSince($0.startedAt) }.reduce(0, +)
             let span = (given.contains { $0.finishedAt == nil } ? now : last).timeIntervalSince(first)
             let epochs = finished.map { $0.epochEnd - $0.epochStart }.reduce(0, +)
-            rows.append(WorkerRow(id: id, host: host(ofWorker: id), kind: "search", finished: finished.count,
+            let status: String
+            if let session {
+                status = session.leftAt != nil ? "left" : now.timeIntervalSince(session.lastSeenAt) > WorkerRow.silentAfter ? "silent" : "connected"
+            } else {
+                status = "unknown"
+            }
+            rows.append(WorkerRow(id: id, host: session?.hostname ?? host(ofWorker: id), kind: session?.kind ?? "unknown",
+                                  threads: session?.threads, status: status, leftReason: session?.leftReason,
+                                  lastHeartbeat: session?.lastSeenAt, finished: finished.count,
                                   inHand: given.count - finished.count,
                                   epochsPerMinute: span > 0 && !finished.isEmpty ? Double(epochs) / span * 60 : nil,
-                                  idleFraction: span > 0 ? min(1, max(0, 1 - busy / span)) : nil, lastActivity: last))
+                                  idleFraction: span > 0 ? min(1, max(0, 1 - busy / span)) : nil,
+                                  lastActivity: given.isEmpty ? (session?.lastSeenAt ?? now) : last))
         }
-        return rows.sorted { $0.lastActivity != $1.lastActivity ? $0.lastActivity > $1.lastActivity : $0.id < $1.id }
+        return rows.sorted {
+            let (a, b) = ($0.status == "connected", $1.status == "connected")
+            if a != b { return a }
+            return $0.lastActivity != $1.lastActivity ? $0.lastActivity > $1.lastActivity : $0.id < $1.id
+        }
     }
 
     /// HOSTNAME-PID → HOSTNAME; local-PID-N → "this machine (local)"; anything else as is.

@@ -36,6 +36,8 @@ public final class DashboardMetrics: @unchecked Sendable {
     func update(_ m: MetricsSnapshot) {
         registry.makeGauge(name: "pba_workers_active", help: "Workers with an assignment in hand or a result in the last 5 minutes (running runs)")
             .set(Double(m.workersActive))
+        registry.makeGauge(name: "pba_workers_connected", help: "Workers in an open session heard from in the last 20 s (the coordinator's worker sessions)")
+            .set(Double(m.workersConnected))
         registry.makeGauge(name: "pba_runs", help: "Runs in the store").set(Double(m.runs.count))
         for r in m.runs {
             let labels = [("run", r.run)]

@@ -89,6 +89,23 @@ enum StoreMigrations {
                 t.primaryKey(["jobKey", "candidateKey", "seed"])
             }
         }
+        m.registerMigration("v3: worker sessions") { db in
+            // What the coordinator knows about its workers, for readers next to it (the
+            // dashboard): who joined, when each was last heard from, and why it left. Not keyed to
+            // `run` by a foreign key: an evaluation's workers have no run row.
+            try db.create(table: "workerSession") { t in
+                t.column("runId", .text).notNull()
+                t.column("workerId", .text).notNull()
+                t.column("hostname", .text).notNull()
+                t.column("kind", .text).notNull()
+                t.column("threads", .integer).notNull()
+                t.column("joinedAt", .datetime).notNull()
+                t.column("lastSeenAt", .datetime).notNull()
+                t.column("leftAt", .datetime)
+                t.column("leftReason", .text)
+                t.primaryKey(["runId", "workerId"])
+            }
+        }
         return m
     }
 }

@@ -184,3 +184,33 @@ public struct EvaluationJobSummary: Hashable, Sendable {
     public var firstFinishedAt: Date
     public var lastFinishedAt: Date
 }
+
+/// A worker's time with a coordinator, as the coordinator saw it: when it joined, when it was
+/// last heard from (any message, heartbeats included; written every few seconds, not on every
+/// message), and when and why it left. A worker that joins again under the same id starts a new
+/// session in the same row.
+public struct WorkerSessionRecord: Codable, Hashable, Sendable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "workerSession"
+    public var runId: String
+    public var workerId: String
+    public var hostname: String
+    /// The worker kind it declared ("swift", "pytorch").
+    public var kind: String
+    public var threads: Int
+    public var joinedAt: Date
+    public var lastSeenAt: Date
+    public var leftAt: Date?
+    public var leftReason: String?
+
+    public init(runId: String, workerId: String, hostname: String, kind: String, threads: Int, joinedAt: Date,
+                lastSeenAt: Date? = nil, leftAt: Date? = nil, leftReason: String? = nil) {
+        self.runId = runId; self.workerId = workerId; self.hostname = hostname; self.kind = kind; self.threads = threads
+        self.joinedAt = joinedAt; self.lastSeenAt = lastSeenAt ?? joinedAt; self.leftAt = leftAt; self.leftReason = leftReason
+    }
+
+    public enum Columns {
+        public static let runId = Column(CodingKeys.runId)
+        public static let workerId = Column(CodingKeys.workerId)
+        public static let leftAt = Column(CodingKeys.leftAt)
+    }
+}

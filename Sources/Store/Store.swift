@@ -117,6 +117,7 @@ public final class Store: @unchecked Sendable {
     public func deleteRun(id: String) throws(StoreError) {
         try wrap { try database.write { db in
             guard try RunRecord.deleteOne(db, key: id) else { throw StoreError.unknownRun(id) }
+            try WorkerSessionRecord.filter(WorkerSessionRecord.Columns.runId == id).deleteAll(db)
         } }
         sweepCheckpointFiles()
     }
@@ -277,6 +278,45 @@ public final class Store: @unchecked Sendable {
     public func latestSchedule(run runId: String) throws(StoreError) -> String? {
         try wrap { try database.read { db in
             try String.fetchOne(db, sql: "SELECT document FROM schedule WHERE runId = ? ORDER BY rowid DESC LIMIT 1", arguments: [runId])
+        } }
+    }
+
+    // MARK: worker sessions
+
+    /// A worker joined (or joined again under the same id: the row starts over).
+    public func workerJoined(_ session: WorkerSessionRecord) throws(StoreError) {
+        try wrap { try database.write { db in try session.save(db) } }
+    }
+
+    /// The workers were heard from at the given times (open sessions only).
+    public func workersSeen(run runId: String, _ seen: [(worker: String, at: Date)]) throws(StoreError) {
+        guard !seen.isEmpty else { return }
+        try wrap { try database.write { db in
+            for (worker, at) in seen {
+                try db.execute(sql: "UPDATE workerSession SET lastSeenAt = ? WHERE runId = ? AND workerId = ? AND leftAt IS NULL",
+                               arguments: [at, runId, worker])
+            }
+        } }
+    }
+
+    /// A worker left, was dropped or refused; `worker` nil closes every open session of the run
+    /// (the coordinator stops, finishes, or restarts after being killed).
+    public func workerLeft(run runId: String, worker: String?, reason: String, at now: Date = Date()) throws(StoreError) {
+        try wrap { try database.write { db in
+            if let worker {
+                try db.execute(sql: "UPDATE workerSession SET leftAt = ?, leftReason = ? WHERE runId = ? AND workerId = ? AND leftAt IS NULL",
+                               arguments: [now, reason, runId, worker])
+            } else {
+                try db.execute(sql: "UPDATE workerSession SET leftAt = ?, leftReason = ? WHERE runId = ? AND leftAt IS NULL",
+                               arguments: [now, reason, runId])
+            }
+        } }
+    }
+
+    /// Every worker session of a run, by worker id.
+    public func workerSessions(run runId: String) throws(StoreError) -> [WorkerSessionRecord] {
+        try wrap { try database.read { db in
+            try WorkerSessionRecord.filter(WorkerSessionRecord.Columns.runId == runId).order(WorkerSessionRecord.Columns.workerId).fetchAll(db)
         } }
     }
 

@@ -38,6 +38,7 @@ final class DashboardServerTests: XCTestCase {
         // Every checkpoint here is 1000 bytes; one came back with each result.
         XCTAssertEqual(value(first.text, "pba_checkpoint_bytes_received_total", run: "r"), 6000)
         XCTAssertTrue(first.text.contains("pba_workers_active 2"), first.text)
+        XCTAssertTrue(first.text.contains("pba_workers_connected 0"), "no sessions recorded: \(first.text)")
 
         try run.drive(results: 5)
         let second = s.respond(DashboardRequest(target: "/metrics")).text

@@ -147,8 +147,47 @@ final class DashboardSiteTests: XCTestCase {
         XCTAssertEqual(Set(workers.map { $0[0] }), Set(RecordedRun.workers))
         let hostA = try XCTUnwrap(workers.first { $0[0] == "hostA-4242" })
         XCTAssertEqual(hostA[1], "hostA")
+        // No sessions were recorded for this run: status and kind are unknown, not guessed.
+        XCTAssertEqual(hostA[2], "unknown")
+        XCTAssertEqual(hostA[3], "unknown")
         let intervals = try site.data.store.intervals(run: "run-finished")
-        XCTAssertEqual(workers.map { Int($0[3])! }.reduce(0, +), intervals.filter { $0.finishedAt != nil }.count)
+        XCTAssertEqual(workers.map { Int($0[4])! }.reduce(0, +), intervals.filter { $0.finishedAt != nil }.count)
+    }
+
+    func testWorkerSessionsGiveHostKindStatusAndLastHeartbeat() throws {
+        // Written after the page was first served: sessions change without a search event, so
+        // a cached snapshot must not hide them.
+        XCTAssertEqual(get("/runs/run-live").status, 200)
+        let writer = try Store(path: dir + "/pba.sqlite")
+        try writer.workerJoined(WorkerSessionRecord(runId: "run-live", workerId: "hostA-4242", hostname: "gpu-box-a", kind: "pytorch",
+                                                    threads: 8, joinedAt: now - 600, lastSeenAt: now - 3))
+        try writer.workerJoined(WorkerSessionRecord(runId: "run-live", workerId: "local-77-0", hostname: "vm", kind: "swift",
+                                                    threads: 1, joinedAt: now - 600, lastSeenAt: now - 200,
+                                                    leftAt: now - 200, leftReason: "left: SIGTERM"))
+        try writer.workerJoined(WorkerSessionRecord(runId: "run-live", workerId: "hostC-9", hostname: "hostC", kind: "swift",
+                                                    threads: 2, joinedAt: now - 300, lastSeenAt: now - 60))
+        let view = RunView(try site.data.snapshot(run: "run-live"), now: now)
+        let byId = Dictionary(uniqueKeysWithValues: view.workers.map { ($0.id, $0) })
+        XCTAssertEqual(Set(byId.keys), Set(RecordedRun.workers + ["hostC-9"]), "a worker that joined but got no interval is listed")
+        XCTAssertEqual(byId["hostA-4242"]?.status, "connected")
+        XCTAssertEqual(byId["hostA-4242"]?.host, "gpu-box-a")
+        XCTAssertEqual(byId["hostA-4242"]?.kind, "pytorch")
+        XCTAssertEqual(byId["hostA-4242"]?.lastHeartbeat, now - 3)
+        XCTAssertEqual(byId["local-77-0"]?.status, "left")
+        XCTAssertEqual(byId["local-77-0"]?.leftReason, "left: SIGTERM")
+        XCTAssertEqual(byId["hostC-9"]?.status, "silent", "an open session not heard from for 60 s")
+        XCTAssertEqual(byId["hostC-9"]?.finished, 0)
+        XCTAssertEqual(view.workers.first?.id, "hostA-4242", "connected workers first")
+        let html = get("/runs/run-live").text
+        let table = rows(html, table: "workers")
+        let a = try XCTUnwrap(table.first { $0[0] == "hostA-4242" })
+        XCTAssertEqual(a[1], "gpu-box-a")
+        XCTAssertEqual(a[2], "pytorch (8 thr)")
+        XCTAssertEqual(a[3], "connected")
+        XCTAssertTrue(a[8].hasSuffix("(3 s ago)"), a[8])
+        XCTAssertEqual(table.first { $0[0] == "local-77-0" }?[3], "left (left: SIGTERM)")
+        let metrics = MetricsSnapshot(try site.data.snapshots().runs, now: now)
+        XCTAssertEqual(metrics.workersConnected, 1)
     }
 
     func testLiveRunShowsWhatIsInFlightAndAnETA() throws {

@@ -57,6 +57,16 @@ final class SearchDaemonTests: XCTestCase {
         XCTAssertTrue(log.contains("Expected to help: "), log)
         XCTAssertTrue(log.contains("winner: member "), log)
         XCTAssertTrue(log.contains("exploit: "), log)
+        // The coordinator recorded both local workers' sessions and closed them when the run ended.
+        let sessions = try store.workerSessions(run: run.id)
+        XCTAssertEqual(sessions.count, 2, "\(sessions)")
+        for s in sessions {
+            XCTAssertTrue(s.workerId.hasPrefix("local-"), s.workerId)
+            XCTAssertEqual(s.kind, "swift")
+            XCTAssertEqual(s.threads, 1)
+            XCTAssertNotNil(s.leftAt, "\(s)")
+            XCTAssertGreaterThanOrEqual(s.lastSeenAt, s.joinedAt)
+        }
     }
 
     /// PB2's explore and noise-aware selection through real workers: the stored configuration

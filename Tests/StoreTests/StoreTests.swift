@@ -191,4 +191,42 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try store.runs().count, 0)
         XCTAssertThrowsError(try store.run(id: "a")) { XCTAssertEqual("\($0)", "no run 'a' in the database") }
     }
+
+    func testWorkerSessionsOpenUpdateCloseAndStartOverOnRejoin() throws {
+        let dir = try temporaryDirectory(self)
+        let store = try Store(path: dir + "/pba.sqlite")
+        _ = try SimulatedCoordinator(store: store, configuration: configuration(seed: 1), runId: "a")
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        try store.workerJoined(WorkerSessionRecord(runId: "a", workerId: "gpu1-10", hostname: "gpu1", kind: "pytorch", threads: 4, joinedAt: t0))
+        try store.workerJoined(WorkerSessionRecord(runId: "a", workerId: "local-5-0", hostname: "vm", kind: "swift", threads: 1, joinedAt: t0))
+        try store.workerJoined(WorkerSessionRecord(runId: "b", workerId: "gpu1-10", hostname: "gpu1", kind: "pytorch", threads: 4, joinedAt: t0))
+        try store.workersSeen(run: "a", [("gpu1-10", t0 + 5), ("local-5-0", t0 + 6)])
+        try store.workerLeft(run: "a", worker: "local-5-0", reason: "left: stopping", at: t0 + 7)
+        // A closed session is not reopened by a late message, and the other run is untouched.
+        try store.workersSeen(run: "a", [("local-5-0", t0 + 9)])
+        var sessions = try store.workerSessions(run: "a")
+        XCTAssertEqual(sessions.map(\.workerId), ["gpu1-10", "local-5-0"])
+        XCTAssertEqual(sessions[0].lastSeenAt, t0 + 5)
+        XCTAssertNil(sessions[0].leftAt)
+        XCTAssertEqual(sessions[0].kind, "pytorch")
+        XCTAssertEqual(sessions[0].threads, 4)
+        XCTAssertEqual(sessions[1].lastSeenAt, t0 + 6)
+        XCTAssertEqual(sessions[1].leftAt, t0 + 7)
+        XCTAssertEqual(sessions[1].leftReason, "left: stopping")
+        XCTAssertEqual(try store.workerSessions(run: "b").first?.lastSeenAt, t0)
+        // Closing every open session (the coordinator stops) keeps the reasons already given.
+        try store.workerLeft(run: "a", worker: nil, reason: "the coordinator stopped", at: t0 + 8)
+        sessions = try store.workerSessions(run: "a")
+        XCTAssertEqual(sessions.map(\.leftReason), ["the coordinator stopped", "left: stopping"])
+        // Joining again under the same id starts the session over.
+        try store.workerJoined(WorkerSessionRecord(runId: "a", workerId: "local-5-0", hostname: "vm", kind: "swift", threads: 2, joinedAt: t0 + 20))
+        let again = try XCTUnwrap(try store.workerSessions(run: "a").first { $0.workerId == "local-5-0" })
+        XCTAssertNil(again.leftAt)
+        XCTAssertEqual(again.joinedAt, t0 + 20)
+        XCTAssertEqual(again.threads, 2)
+        // Deleting a run deletes its sessions.
+        try store.deleteRun(id: "a")
+        XCTAssertEqual(try store.workerSessions(run: "a"), [])
+        XCTAssertEqual(try store.workerSessions(run: "b").count, 1)
+    }
 }
