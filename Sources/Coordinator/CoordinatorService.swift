@@ -272,10 +272,11 @@ public final class CoordinatorService<Work: CoordinatedWork> {
 
     private func dropSilentWorkers(now: Date) throws {
         for (id, w) in workers where now.timeIntervalSince(w.lastSeen) * 1000 > Double(settings.workerTimeoutMilliseconds) {
-            logger.warning("worker \(id) silent for \(Int(now.timeIntervalSince(w.lastSeen))) s: dropped")
+            let silent = Int(now.timeIntervalSince(w.lastSeen))
+            logger.warning("worker \(id) silent for \(silent) s: dropped")
             if let a = w.assignment { try lose(a, worker: id, reason: "worker \(id) timed out") }
             workers[id] = nil
-            storeSessions { try work.store.workerLeft(run: work.runId, worker: id, reason: "dropped: silent for \(Int(now.timeIntervalSince(w.lastSeen))) s", at: now) }
+            storeSessions { try work.store.workerLeft(run: work.runId, worker: id, reason: "dropped: silent for \(silent) s", at: now) }
         }
     }
 

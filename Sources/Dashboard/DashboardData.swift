@@ -48,10 +48,11 @@ public final class DashboardData: @unchecked Sendable {
         let sessions: [WorkerSessionRecord]
         do { sessions = try store.workerSessions(run: id) } catch { throw .store("\(error)") }
         lock.lock()
-        if var hit = cache[id]?.snapshot, cache[id]?.sequence == sequence, cache[id]?.record == record {
+        if let hit = cache[id], hit.sequence == sequence, hit.record == record {
             lock.unlock()
-            hit.workerSessions = sessions
-            return hit
+            var snapshot = hit.snapshot
+            snapshot.workerSessions = sessions
+            return snapshot
         }
         lock.unlock()
         let snapshot: RunSnapshot

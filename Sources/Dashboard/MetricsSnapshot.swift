@@ -23,7 +23,7 @@ public struct MetricsSnapshot: Sendable {
 
     public var runs: [RunMetrics]
     /// Workers with an assignment in hand, or a result in the last five minutes, over running
-    /// runs (the store has no heartbeats; this is what `pba status` calls active).
+    /// runs (from the intervals; this is what `pba status` calls active).
     public var workersActive: Int
 
     /// Workers whose session with a coordinator is open and was heard from within
@@ -50,7 +50,7 @@ public struct MetricsSnapshot: Sendable {
             }
             let size = s.checkpoints.first.map { Double($0.size) }
             let view = RunView(s, now: now)
-            for w in view.workers where w.status == "connected" { connected.insert(w.id) }
+            for w in view.workers where w.status == .connected { connected.insert(w.id) }
             return RunMetrics(run: s.record.id, status: s.record.status.rawValue, intervalsFinished: finished.count, intervalsInFlight: inFlight,
                               bestValidationAccuracy: view.bestAccuracy,
                               resultLatencies: finished.sorted { ($0.finishedAt!, $0.assignmentId) < ($1.finishedAt!, $1.assignmentId) }

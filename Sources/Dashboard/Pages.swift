@@ -140,9 +140,9 @@ public enum Pages {
         } else {
             body += "<table id=\"workers\"><thead><tr><th>worker</th><th>host</th><th>kind</th><th>status</th><th>intervals finished</th><th>in hand</th><th>throughput</th><th>idle</th><th>last heartbeat</th><th>last activity</th></tr></thead><tbody>\n"
             for w in view.workers {
-                let status = w.status == "left" ? "left" + (w.leftReason.map { " <span class=\"muted\">(\(esc($0)))</span>" } ?? "") : esc(w.status)
+                let status = w.status.rawValue + (w.status == .left ? w.leftReason.map { " <span class=\"muted\">(\(esc($0)))</span>" } ?? "" : "")
                 body += "<tr><td>\(esc(w.id))</td><td>\(esc(w.host))</td><td>\(esc(w.kind))\(w.threads.map { " <span class=\"muted\">(\($0) thr)</span>" } ?? "")</td>"
-                body += "<td class=\"status-\(esc(w.status))\">\(status)</td><td class=\"num\">\(w.finished)</td><td class=\"num\">\(w.inHand)</td>"
+                body += "<td class=\"status-\(w.status.rawValue)\">\(status)</td><td class=\"num\">\(w.finished)</td><td class=\"num\">\(w.inHand)</td>"
                 body += "<td class=\"num\">\(w.epochsPerMinute.map { String(format: "%.2f epochs/min", $0) } ?? "–")</td>"
                 body += "<td class=\"num\">\(w.idleFraction.map { String(format: "%.0f%%", $0 * 100) } ?? "–")</td>"
                 body += "<td>\(w.lastHeartbeat.map { "\(timestamp($0)) <span class=\"muted\">(\(duration(max(0, view.now.timeIntervalSince($0)))) ago)</span>" } ?? "–")</td>"

@@ -139,10 +139,18 @@ public struct WorkerRow: Hashable, Sendable, Codable {
     /// The worker kind it declared ("swift", "pytorch"); "unknown" without a session.
     public var kind: String
     public var threads: Int?
-    /// "connected" (heard from within `WorkerRow.silentAfter`), "silent" (an open session not
-    /// heard from since: the coordinator or the worker may be gone), "left" (see `leftReason`),
-    /// or "unknown" (no session recorded).
-    public var status: String
+    public var status: Status
+    /// Where the worker stands with its coordinator, from its session (a string in the JSON API).
+    public enum Status: String, Hashable, Sendable, Codable {
+        /// Heard from within `WorkerRow.silentAfter`.
+        case connected
+        /// An open session not heard from since: the coordinator or the worker may be gone.
+        case silent
+        /// The session was closed (see `leftReason`).
+        case left
+        /// No session recorded (a store from before sessions were).
+        case unknown
+    }
     public var leftReason: String?
     /// The latest message the coordinator recorded from it (heartbeats included).
     public var lastHeartbeat: Date?
@@ -292,17 +300,17 @@ public struct RunView: Sendable {
             let given = byWorker[id] ?? []
             let session = sessionOf[id]
             let finished = given.filter { $0.finishedAt != nil }
-            let last = given.map { $0.finishedAt ?? $0.startedAt }.max() ?? now
+            let last = given.map { $0.finishedAt ?? $0.startedAt }.max() ?? session?.lastSeenAt ?? now
             let first = given.map(\.startedAt).min() ?? now
             let busy = finished.map { $0.finishedAt!.timeIntervalSince($0.startedAt) }.reduce(0, +)
                 + given.filter { $0.finishedAt == nil }.map { now.timeIntervalSince($0.startedAt) }.reduce(0, +)
             let span = (given.contains { $0.finishedAt == nil } ? now : last).timeIntervalSince(first)
             let epochs = finished.map { $0.epochEnd - $0.epochStart }.reduce(0, +)
-            let status: String
+            let status: WorkerRow.Status
             if let session {
-                status = session.leftAt != nil ? "left" : now.timeIntervalSince(session.lastSeenAt) > WorkerRow.silentAfter ? "silent" : "connected"
+                status = session.leftAt != nil ? .left : now.timeIntervalSince(session.lastSeenAt) > WorkerRow.silentAfter ? .silent : .connected
             } else {
-                status = "unknown"
+                status = .unknown
             }
             rows.append(WorkerRow(id: id, host: session?.hostname ?? host(ofWorker: id), kind: session?.kind ?? "unknown",
                                   threads: session?.threads, status: status, leftReason: session?.leftReason,
@@ -310,10 +318,10 @@ public struct RunView: Sendable {
                                   inHand: given.count - finished.count,
                                   epochsPerMinute: span > 0 && !finished.isEmpty ? Double(epochs) / span * 60 : nil,
                                   idleFraction: span > 0 ? min(1, max(0, 1 - busy / span)) : nil,
-                                  lastActivity: given.isEmpty ? (session?.lastSeenAt ?? now) : last))
+                                  lastActivity: last))
         }
         return rows.sorted {
-            let (a, b) = ($0.status == "connected", $1.status == "connected")
+            let (a, b) = ($0.status == .connected, $1.status == .connected)
             if a != b { return a }
             return $0.lastActivity != $1.lastActivity ? $0.lastActivity > $1.lastActivity : $0.id < $1.id
         }
