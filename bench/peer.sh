@@ -2,10 +2,15 @@
 # make bench-peer: pba's training throughput and memory against PyTorch (CPU) on the same WRN,
 # measured in the same run. See bench/README.md.
 #
-#   bash bench/peer.sh [--steps N] [--warmup N] [--models wrn-10-1,...] [--forms pba,zagoruyko] [--threads 1,2] [--isa avx2]
+#   bash bench/peer.sh [--steps N] [--warmup N] [--rounds N] [--models wrn-10-1,...] [--forms pba,zagoruyko] [--threads 1,2] [--isa avx2]
 #
 # Default: every model the presets and the regime study train (WRN-10-1, WRN-16-1, WRN-16-2,
 # WRN-28-2, WRN-40-2), both architecture forms, 1 and 2 threads: the table issue 13 asks for.
+#
+# --rounds N (default 1) measures both sides N times, alternately (all of pba's configurations,
+# then all of PyTorch's, then again), and the final table takes each side's median over the rounds
+# with the range of the per-round ratios beside it: on a VM whose speed drifts by 10-30 % over
+# minutes, one round's ratio for a small model can move by more than the goal's margin.
 #
 # --isa avx2 limits both sides to AVX2 on an AVX-512 machine (pba: PBA_KERNELS=avx2; PyTorch:
 # ONEDNN_MAX_CPU_ISA=AVX2, ATEN_CPU_CAPABILITY=avx2): the instruction set of an AVX2-only CPU, not
@@ -34,8 +39,9 @@ MODELS=wrn-10-1,wrn-16-1,wrn-16-2,wrn-28-2,wrn-40-2
 FORMS=pba,zagoruyko
 THREADS=1,2
 ISA=
+ROUNDS=1
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --steps)   STEPS=$2; shift 2 ;;
@@ -43,6 +49,7 @@ while [ $# -gt 0 ]; do
     --models)  MODELS=$2; shift 2 ;;
     --forms)   FORMS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
+    --rounds)  ROUNDS=$2; shift 2 ;;
     --isa)     ISA=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "peer.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
@@ -55,6 +62,8 @@ done
 # step 20% slower. The same setting for both sides; PyTorch's CPU guides recommend a caching
 # allocator (jemalloc/tcmalloc) for the same reason. An environment that sets them already wins.
 export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-33554432} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4294967296}
+
+case "$ROUNDS" in ''|*[!0-9]*|0) echo "peer.sh: --rounds takes a positive whole number, got '$ROUNDS'" >&2; exit 2 ;; esac
 
 case "$ISA" in
   "") ;;
@@ -111,7 +120,6 @@ mkdir -p "$OUT"
 echo
 # One process per configuration, as on the PyTorch side: in one process a later model's peak can
 # fall inside memory the allocator kept from an earlier one (it then reads as ~0 MB).
-rm -f "$OUT"/pba-*.json
 NAMES=()  # as pba names them: wrn-D-K (PBA's form), wrn-D-K-zagoruyko
 for f in ${FORMS//,/ }; do
   case "$f" in pba|zagoruyko) ;; *) echo "peer.sh: --forms takes pba and/or zagoruyko, got '$f'" >&2; exit 2 ;; esac
@@ -119,19 +127,31 @@ for f in ${FORMS//,/ }; do
     if [ "$f" = pba ]; then NAMES+=("$m"); else NAMES+=("$m-zagoruyko"); fi
   done
 done
-for t in ${THREADS//,/ }; do
-  for f in ${FORMS//,/ }; do
-    for m in ${MODELS//,/ }; do
-      .build/release/pba bench engine --form "$f" --threads "$t" --models "$m" \
-        --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/pba-$t-$f-$m.json"
+OURS_FILES=() TORCH_FILES=()
+for round in $(seq 1 "$ROUNDS"); do
+  tag=""; [ "$ROUNDS" -gt 1 ] && { tag="-r$round"; echo "=== round $round of $ROUNDS"; }
+  rm -f "$OUT"/pba-c-*.json
+  for t in ${THREADS//,/ }; do
+    for f in ${FORMS//,/ }; do
+      for m in ${MODELS//,/ }; do
+        .build/release/pba bench engine --form "$f" --threads "$t" --models "$m" \
+          --steps "$STEPS" --warmup "$WARMUP" --json "$OUT/pba-c-$t-$f-$m.json"
+      done
     done
   done
-done
-"$VPY" -c 'import json, sys; json.dump([r for f in sys.argv[2:] for r in json.load(open(f))], open(sys.argv[1], "w"), indent=2)' \
-  "$OUT/pba.json" "$OUT"/pba-*.json
+  "$VPY" -c 'import json, sys; json.dump([r for f in sys.argv[2:] for r in json.load(open(f))], open(sys.argv[1], "w"), indent=2)' \
+    "$OUT/pba$tag.json" "$OUT"/pba-c-*.json
+  rm -f "$OUT"/pba-c-*.json
 
-# --- 3. PyTorch, same models and settings; checks parameter counts against ours; the table ----
-echo
-"$VPY" bench/peer_wrn.py run --threads "$THREADS" --models "$(IFS=,; echo "${NAMES[*]}")" --steps "$STEPS" --warmup "$WARMUP" \
-  --ours "$OUT/pba.json" --json "$OUT/torch.json"
-echo "results: $OUT/pba.json $OUT/torch.json"
+  # --- 3. PyTorch, same models and settings; checks parameter counts against ours; the table ----
+  echo
+  "$VPY" bench/peer_wrn.py run --threads "$THREADS" --models "$(IFS=,; echo "${NAMES[*]}")" --steps "$STEPS" --warmup "$WARMUP" \
+    --ours "$OUT/pba$tag.json" --json "$OUT/torch$tag.json"
+  OURS_FILES+=("$OUT/pba$tag.json"); TORCH_FILES+=("$OUT/torch$tag.json")
+done
+if [ "$ROUNDS" -gt 1 ]; then
+  echo
+  echo "=== all $ROUNDS rounds"
+  "$VPY" bench/peer_wrn.py table --ours "$(IFS=,; echo "${OURS_FILES[*]}")" --torch "$(IFS=,; echo "${TORCH_FILES[*]}")"
+fi
+echo "results: ${OURS_FILES[*]} ${TORCH_FILES[*]}"

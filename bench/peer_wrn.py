@@ -11,7 +11,9 @@ Run by bench/peer.sh inside .venv-peer. Three modes:
       every configuration (each format, thread count, model), checks parameter counts against
       ours.json, writes the rows, prints the comparison table.
   peer_wrn.py table --ours ours.json --torch torch.json
-      the table again from saved results.
+      the table again from saved results. With comma-separated lists (one file per round, the
+      rounds of peer.sh --rounds, each side measured alternately), each side's img/s is the
+      median over the rounds and a column gives the range of the per-round ratios.
 
 The model is the PyTorch worker's WideResNet (consumers/python/pba_worker/model.py), which mirrors
 Sources/Engine/Model/WideResNet.swift in both forms (named as pba names them: wrn-D-K is PBA's
@@ -186,15 +188,52 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
+def median(values):
+    v = sorted(values)
+    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
+
+
+def merge_rounds(rounds, key):
+    """One row per key from several rounds' rows: the median img/s and the median memory; the
+    rounds' own values kept in 'rounds' (img/s per round, in round order)."""
+    grouped = {}
+    for rows in rounds:
+        for r in rows:
+            grouped.setdefault(key(r), []).append(r)
+    merged = {}
+    for k, rs in grouped.items():
+        row = dict(rs[0])
+        row["imagesPerSecond"] = median(r["imagesPerSecond"] for r in rs)
+        row["memoryMB"] = median(r["memoryMB"] for r in rs)
+        row["rounds"] = [r["imagesPerSecond"] for r in rs]
+        merged[k] = row
+    return merged
+
+
+def round_ratios(o, cl, nc):
+    """pba/best of each round (the rounds measured both sides alternately), where all have one."""
+    if not o or "rounds" not in o:
+        return None
+    sides = [x["rounds"] for x in (cl, nc) if x and "rounds" in x]
+    if not sides or any(len(s) != len(o["rounds"]) for s in sides):
+        return None
+    return [ours / max(s[i] for s in sides) for i, ours in enumerate(o["rounds"])]
+
+
 def print_table(ours, torch_rows, goal=1.5):
     t = {(r["model"], r["threads"], r["format"]): r for r in torch_rows}
     order = list(dict.fromkeys(r["model"] for r in torch_rows))  # models in the order given
     keys = sorted({(m, th) for (m, th, _) in t}, key=lambda k: (order.index(k[0]), k[1]))
     head = (f"{'model':20} {'thr':>3} {'pba img/s':>10} {'torch CL':>9} {'torch NCHW':>10} "
             f"{'pba/torch CL':>12} {'pba/best':>8} {'pba MB':>7} {'torch CL MB':>11} {'mem pba/torch':>13}")
+    rounds = max((len(r.get("rounds", [])) for r in torch_rows), default=0)
+    if rounds > 1:
+        head += f" {'pba/best per round':>19}"
     print()
     print("pba vs PyTorch (CL = channels_last, usually PyTorch's fastest CPU setting; NCHW = contiguous;")
     print(f"best = the faster of the two for that row; goal: pba/best >= {goal:.2f}x at no more memory)")
+    if rounds > 1:
+        print(f"(median of {rounds} rounds per side; the rounds alternate pba and PyTorch)")
     print(head)
     print("-" * len(head))
     short = []
@@ -211,14 +250,30 @@ def print_table(ours, torch_rows, goal=1.5):
             short.append(f"{m} {th} thr ({o_ips / best:.2f}x)")
         f = lambda v, w, p=1: f"{v:{w}.{p}f}" if v is not None else f"{'-':>{w}}"
         print(f"{m:20} {th:3d} {f(o_ips, 10)} {f(cl_ips, 9)} {f(nc_ips, 10)} {ratio(o_ips, cl_ips):>12} {ratio(o_ips, best):>8} "
-              f"{f(o_mb, 7, 0)} {f(cl_mb, 11, 0)} {ratio(o_mb, cl_mb):>13}")
+              f"{f(o_mb, 7, 0)} {f(cl_mb, 11, 0)} {ratio(o_mb, cl_mb):>13}"
+              + (f" {per_round(round_ratios(o, cl, nc)):>19}" if rounds > 1 else ""))
     print("ratios > 1.00x: pba is faster (throughput) / uses more memory (memory).")
     print(f"below {goal:.2f}x of PyTorch's best: " + (", ".join(short) if short else "none"))
 
 
+def per_round(ratios):
+    return f"{min(ratios):.2f}-{max(ratios):.2f}x" if ratios else "-"
+
+
 def table(args):
-    with open(args.torch) as f:
-        print_table(load_ours(args.ours), json.load(f))
+    def load(path):
+        with open(path) as f:
+            return json.load(f)
+    ours = [load(p) for p in args.ours.split(",")]
+    torch_rounds = [load(p) for p in args.torch.split(",")]
+    if len(ours) == 1 and len(torch_rounds) == 1:
+        print_table(load_ours(args.ours), torch_rounds[0])
+        return
+    if len(ours) != len(torch_rounds):
+        sys.exit(f"peer_wrn: {len(ours)} pba rounds but {len(torch_rounds)} PyTorch rounds")
+    merged_ours = merge_rounds(ours, lambda r: (model_name(r["model"]), int(r["threads"])))
+    merged_torch = merge_rounds(torch_rounds, lambda r: (r["model"], r["threads"], r["format"]))
+    print_table(merged_ours, list(merged_torch.values()))
 
 
 def main():
@@ -239,8 +294,8 @@ def main():
     r.add_argument("--ours", help="pba bench engine --json output (parameter check and table)")
     r.add_argument("--json", help="write PyTorch rows here")
     t = sub.add_parser("table", help="the table from saved results")
-    t.add_argument("--ours", required=True)
-    t.add_argument("--torch", required=True)
+    t.add_argument("--ours", required=True, help="pba results; comma-separated: one file per round")
+    t.add_argument("--torch", required=True, help="PyTorch results; comma-separated: one file per round, as many as --ours")
     args = p.parse_args()
     {"one": one, "run": run, "table": table}[args.mode](args)
 

@@ -124,4 +124,47 @@ extension Kernels {
     public static func add(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, count: Int) -> Bool {
         pba_add(a, b, out, count) != 0
     }
+
+    /// PBA's pooling shortcut for output row `row` of image `image`: `top += pool(x)` in the
+    /// channels `[offset, offset + inChannels)` (see `pba_pool_pad_add`); false when the channel
+    /// count does not suit the kernels and the caller must do it.
+    @inline(__always)
+    public static func poolPadAdd(_ x: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, stride: Int,
+                                  outChannels: Int, offset: Int, image: Int, row: Int, into top: UnsafeMutablePointer<Float>) -> Bool {
+        pba_pool_pad_add(x, Int32(height), Int32(width), Int32(inChannels), Int32(stride), Int32(outChannels),
+                         Int32(offset), image, Int32(row), top) != 0
+    }
+
+    /// The shortcut's gradient for input row `row` of image `image`: `out = (adding +) dy·1/size`
+    /// (see `pba_pool_pad_gradient`); false when the caller must do it.
+    @inline(__always)
+    public static func poolPadGradient(_ dy: UnsafePointer<Float>, adding d: UnsafePointer<Float>?, height: Int, width: Int,
+                                       inChannels: Int, stride: Int, outChannels: Int, offset: Int, image: Int, row: Int,
+                                       into out: UnsafeMutablePointer<Float>) -> Bool {
+        pba_pool_pad_gradient(dy, d, Int32(height), Int32(width), Int32(inChannels), Int32(stride), Int32(outChannels),
+                              Int32(offset), image, Int32(row), out) != 0
+    }
+
+    /// Whether `directConvolution` takes a 3×3 convolution from `inChannels` to `outChannels`
+    /// with the instruction set in use (1-4 inputs; 1, 2 or 4 vectors of outputs).
+    public static func directConvolutionSupports(inChannels: Int, outChannels: Int) -> Bool {
+        pba_conv3x3_direct_supported(Int32(inChannels), Int32(outChannels)) != 0
+    }
+
+    /// y = conv3×3(x, w), stride 1, pad 1, for images `images` (see `pba_conv3x3_direct_forward`).
+    @inline(__always)
+    public static func directConvolution(_ x: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, outChannels: Int,
+                                         weights: UnsafePointer<Float>, images: Range<Int>, into y: UnsafeMutablePointer<Float>) -> Bool {
+        pba_conv3x3_direct_forward(x, Int32(height), Int32(width), Int32(inChannels), Int32(outChannels), weights,
+                                   images.lowerBound, images.count, y) != 0
+    }
+
+    /// dW (+)= Σ patch(x)ᵀ·dy over the pixels of `images` (see `pba_conv3x3_direct_weight_gradient`).
+    @inline(__always)
+    public static func directConvolutionWeightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, height: Int, width: Int,
+                                                       inChannels: Int, outChannels: Int, images: Range<Int>, accumulate: Bool,
+                                                       into dw: UnsafeMutablePointer<Float>) -> Bool {
+        pba_conv3x3_direct_weight_gradient(x, dy, Int32(height), Int32(width), Int32(inChannels), Int32(outChannels),
+                                           images.lowerBound, images.count, dw, accumulate ? 1 : 0) != 0
+    }
 }

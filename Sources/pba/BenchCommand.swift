@@ -61,7 +61,7 @@ struct EngineBench: AsyncParsableCommand {
     @Option(help: "Image height/width/channels, e.g. 32x32x3.")
     var input: String = "32x32x3"
 
-    @Option(help: "Algorithm of the stride-1 3×3 convolutions: winograd (F(4×4,3×3)) or im2col.")
+    @Option(help: "Algorithm of the stride-1 3×3 convolutions: winograd (F(4×4,3×3); the stem direct) or im2col (everywhere).")
     var convolution: ConvolutionAlgorithm = .winograd
 
     @Option(help: "Write the results as JSON to this file.")

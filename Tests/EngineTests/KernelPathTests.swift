@@ -78,6 +78,52 @@ final class KernelPathTests: XCTestCase {
         }
     }
 
+    /// The stem's direct route (1-4 input channels, outputs of 1, 2 or 4 vectors) at 1 and 2
+    /// threads (one part accumulating into the store, several into partials) under every
+    /// instruction set, against float64 direct loops: forward and the accumulated dW without dx,
+    /// as the model calls it. Widths the kernel does not take (48 outputs) fall back to Winograd.
+    func testDirectStemOnEveryInstructionSet() {
+        let saved = ComputeThreads.count
+        defer { ComputeThreads.set(saved) }
+        let cases = [Case(n: 3, h: 7, w: 6, cin: 3, cout: 16, kernel: 3, stride: 1, algorithm: .winograd),
+                     Case(n: 4, h: 5, w: 5, cin: 1, cout: 16, kernel: 3, stride: 1, algorithm: .winograd),
+                     Case(n: 2, h: 4, w: 9, cin: 4, cout: 64, kernel: 3, stride: 1, algorithm: .winograd),
+                     Case(n: 5, h: 3, w: 3, cin: 2, cout: 32, kernel: 3, stride: 1, algorithm: .winograd),
+                     Case(n: 2, h: 4, w: 4, cin: 3, cout: 48, kernel: 3, stride: 1, algorithm: .winograd)]
+        let sets = Kernels.InstructionSet.allCases.filter { $0.rawValue <= Kernels.cpuInstructionSet.rawValue }
+        var g = SeededGenerator(seed: 8)
+        var directRuns = 0
+        for set in sets {
+            Kernels.use(set)
+            for threads in [1, 2] {
+                ComputeThreads.set(threads)
+                for cs in cases {
+                    let store = ParameterStore()
+                    let conv = Conv2D("c", store: store, workspace: Workspace(), inChannels: cs.cin, outChannels: cs.cout,
+                                      kernel: 3, stride: 1)
+                    store.finalize(generator: &g)
+                    let direct = Kernels.directConvolutionSupports(inChannels: cs.cin, outChannels: cs.cout)
+                    XCTAssertEqual(conv.routeName, direct ? "conv3x3 direct" : "conv3x3 winograd", "\(set) \(cs)")
+                    if direct { directRuns += 1 }
+                    let x = Tensor(shape: [cs.n, cs.h, cs.w, cs.cin])
+                    for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+                    let y = conv.forward(x).array
+                    let dy = Tensor(shape: conv.output.shape)
+                    for i in 0..<dy.count { dy[i] = Float(g.nextGaussian()) }
+                    let start = (0..<store.gradients.count).map { _ in Float(g.nextGaussian()) }
+                    for i in 0..<start.count { store.gradients[i] = start[i] }
+                    conv.backward(dy, input: x, needInputGradient: false)
+                    let dw = zip(store.gradients.array, start).map { $0 - $1 }
+                    let r = reference(x, store.values.pointer, dy.array, cs)
+                    let label = "\(set) \(threads) threads \(cs)"
+                    XCTAssertLessThan(scaledError(y, r.y), WinogradTests.tolerance, "forward \(label)")
+                    XCTAssertLessThan(scaledError(dw, r.dw), WinogradTests.tolerance, "dW \(label)")
+                }
+            }
+        }
+        if Kernels.cpuInstructionSet != .blas { XCTAssertGreaterThan(directRuns, 0, "no case took the direct route") }
+    }
+
     /// Batch norm + ReLU forward and backward (16 and 24 channels: AVX-512 takes only the first,
     /// AVX2 both) and the residual add give the same results on every instruction set, to float
     /// rounding of fused multiply-adds.

@@ -73,6 +73,33 @@ final class PoolPadShortcutTests: XCTestCase {
         }
     }
 
+    /// The C kernels (taken at channel counts that are multiples of the vector width) give the
+    /// bits of the plain form on every instruction set this CPU has, the Swift loop included.
+    func testKernelPathsAreBitIdenticalOnEveryInstructionSet() {
+        defer { Kernels.use(.avx512) }
+        var g = SeededGenerator(seed: 22)
+        let cases = [(16, 32, 2, 8, 8), (16, 64, 4, 9, 7), (32, 64, 2, 5, 6), (8, 24, 2, 4, 3), (48, 48, 1, 3, 3), (16, 32, 1, 3, 4)]
+        for set in Kernels.InstructionSet.allCases where set.rawValue <= Kernels.cpuInstructionSet.rawValue {
+            XCTAssertEqual(Kernels.use(set), set)
+            for (ci, co, s, h, w) in cases {
+                let shortcut = PoolPadShortcut(inChannels: ci, outChannels: co, stride: s)
+                let x = random([3, h, w, ci], &g)
+                let outShape = [3, (h + s - 1) / s, (w + s - 1) / s, co]
+                let top = random(outShape, &g)
+                let expected = pooledThenAdded(x, into: top, ci: ci, co: co, stride: s)
+                shortcut.addForward(x, into: top)
+                XCTAssertEqual(bits(top), expected.map(\.bitPattern), "\(set) forward \(ci)→\(co) stride \(s) \(h)×\(w)")
+                let dy = random(outShape, &g)
+                let d = random(x.shape, &g)
+                let want = gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern)
+                shortcut.addBackward(dy, adding: d, into: d)  // in place, as the model's group shortcuts do
+                XCTAssertEqual(bits(d), want, "\(set) backward \(ci)→\(co) stride \(s) \(h)×\(w)")
+                d.zero()
+                XCTAssertEqual(bits(shortcut.backward(dy, inputShape: x.shape)), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern))
+            }
+        }
+    }
+
     func testFusedForwardAddsThePoolIntoTheMiddleChannelsOnly() {
         // 1 image, 2×2 input, 1 channel, stride 2, padded to 3 channels: the one output pixel's
         // middle channel gains the mean of the four inputs; the padded ones are left as they were.

@@ -72,6 +72,26 @@ int pba_bn_backward(int relu, const float *dy, const float *y, const float *x, c
 /// out[i] = a[i] + b[i] for i < n (out may be a or b); 0 without an instruction set.
 int pba_add(const float *a, const float *b, float *out, long n);
 
+/// PBA's pooling shortcut (average over the stride's window inside the image, zero channels
+/// [0, off) and [off + ci, co) padded): pba_pool_pad_add adds the pooled input into output row oy
+/// of image img of top [n, oh, ow, co]; pba_pool_pad_gradient writes input row iy of image img of
+/// out [n, h, w, ci] with the window's gradient of dy [n, oh, ow, co] times 1/size, plus d's when
+/// d is not NULL (out may be d). Both return 0 (nothing done) unless ci suits the vector width.
+int pba_pool_pad_add(const float *x, int h, int w, int ci, int s, int co, int off, long img, int oy, float *top);
+int pba_pool_pad_gradient(const float *dy, const float *d, int h, int w, int ci, int s, int co, int off, long img, int iy,
+                          float *out);
+
+/// A direct 3×3 convolution (stride 1, pad 1) for 1-4 input channels (the stem): whether the
+/// instruction set in use takes (cin, cout) (cout = 1, 2 or 4 vectors); y [n, h, w, cout] of images
+/// [first, first + images) from x [n, h, w, cin] and HWIO weights wt [9·cin, cout]; and the weight
+/// gradient dw [9·cin, cout] = (dw +) Σ over those images' pixels of patch(x)ᵀ·dy. Each returns 0
+/// (nothing done) when the shape is not one it takes.
+int pba_conv3x3_direct_supported(int cin, int cout);
+int pba_conv3x3_direct_forward(const float *x, int h, int w, int cin, int cout, const float *wt, long first, long images,
+                               float *y);
+int pba_conv3x3_direct_weight_gradient(const float *x, const float *dy, int h, int w, int cin, int cout, long first,
+                                       long images, float *dw, int accumulate);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,7 +35,8 @@ public final class Workspace: @unchecked Sendable {
 /// How a convolution is computed. Only stride-1 3×3 convolutions have a Winograd path; every
 /// other shape uses im2col whatever is chosen.
 public enum ConvolutionAlgorithm: String, Sendable, CaseIterable {
-    /// Winograd F(4×4, 3×3) where eligible, im2col + sgemm elsewhere.
+    /// Winograd F(4×4, 3×3) where eligible (a direct kernel for the stem's 1-4 input channels,
+    /// where the C kernels take its widths), im2col + sgemm elsewhere.
     case winograd
     /// im2col + sgemm everywhere (the reference the Winograd path is tested against).
     case im2col
@@ -85,6 +86,14 @@ public final class Conv2D {
 
     private var usesWinograd: Bool { algorithm == .winograd && isWinogradEligible }
 
+    /// The stem (3×3, stride 1, 1-4 input channels: the image) convolves directly where the C
+    /// kernels take its widths: with K = 1-4, Winograd's 36 products are tiny and its transforms
+    /// cost more than the multiplies they save (measured on WRN-10-1's 3→16 stem on a Zen 4 core:
+    /// see `Sources/CKernels/DirectConvolution.c`). `.im2col` keeps the reference route.
+    var usesDirect: Bool {
+        usesWinograd && inChannels <= 4 && Kernels.directConvolutionSupports(inChannels: inChannels, outChannels: outChannels)
+    }
+
     /// Images per im2col chunk of one part for an output of `oh × ow` pixels: the parts' column
     /// buffers together stay within the workspace's column budget.
     private func imagesPerChunk(_ parts: ConvolutionParts, _ oh: Int, _ ow: Int) -> Int {
@@ -100,12 +109,20 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         output.resize(to: [n, oh, ow, outChannels])
         let kk = kernel * kernel * inChannels
+        let (cin, cout) = (inChannels, outChannels)
+        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer), wp = SendablePointer(weight)
+        if usesDirect {
+            ConvolutionParts(items: n, threads: ComputeThreads.count).run { _, images in
+                let done = Kernels.directConvolution(xp.pointer, height: h, width: w, inChannels: cin, outChannels: cout,
+                                                     weights: wp.pointer, images: images, into: yp.pointer)
+                precondition(done, "direct convolution refused \(cin)→\(cout) after accepting it")
+            }
+            return output
+        }
         if usesWinograd {
             winogradForward(x)
             return output
         }
-        let (cin, cout) = (inChannels, outChannels)
-        let xp = SendablePointer(x.pointer), yp = SendablePointer(output.pointer), wp = SendablePointer(weight)
         if isPointwise {
             ConvolutionParts(items: n * h * w, threads: ComputeThreads.count).run { _, rows in
                 Kernels.sgemm(m: rows.count, n: cout, k: cin, a: xp.pointer + rows.lowerBound * cin, lda: cin,
@@ -140,6 +157,10 @@ public final class Conv2D {
         let (oh, ow) = outputSize(h, w)
         let kk = kernel * kernel * inChannels
         if needInputGradient { inputGradient.resize(to: x.shape) }
+        if usesDirect && !needInputGradient {  // the stem: its input is the image, which needs no gradient
+            directWeightGradient(dy, input: x)
+            return inputGradient
+        }
         if usesWinograd {
             winogradBackward(dy, input: x, needInputGradient: needInputGradient)
             return inputGradient
@@ -199,6 +220,26 @@ public final class Conv2D {
         }
         if !single { addPartials(partials.pointer, parts: parts.count, floats: weightFloats, into: weightGradient) }
         return inputGradient
+    }
+
+    /// dW += Σ patch(x)ᵀ·dy by the direct kernel: one part accumulates into the store, several
+    /// into partials added in part order (as the im2col path does).
+    private func directWeightGradient(_ dy: Tensor, input x: Tensor) {
+        let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
+        let (cin, cout) = (inChannels, outChannels)
+        let weightFloats = kernel * kernel * cin * cout
+        let parts = ConvolutionParts(items: n, threads: ComputeThreads.count)
+        let single = parts.count == 1
+        if !single { workspace.weightPartials.resize(to: [parts.count * weightFloats]) }
+        let xp = SendablePointer(x.pointer), dyp = SendablePointer(dy.pointer)
+        let partials = SendablePointer(workspace.weightPartials.pointer), dwp = SendablePointer(weightGradient)
+        parts.run { part, images in
+            let done = Kernels.directConvolutionWeightGradient(
+                xp.pointer, dyp.pointer, height: h, width: w, inChannels: cin, outChannels: cout, images: images,
+                accumulate: single, into: single ? dwp.pointer : partials.pointer + part * weightFloats)
+            precondition(done, "direct convolution refused \(cin)→\(cout) after accepting it")
+        }
+        if !single { addPartials(partials.pointer, parts: parts.count, floats: weightFloats, into: weightGradient) }
     }
 
     /// Columns for images `images` of x: row (image, oy, ox) holds the k×k×C patch, zero outside.

@@ -84,6 +84,8 @@ public final class PoolPadShortcut {
     /// and the padded channels (zeros) are not touched. Bit-identical to the two-step form: each
     /// channel's window sum is formed in the same order and scaled before it is added. At stride 1
     /// without padding it is the residual add itself (the shortcut is the identity there).
+    /// Rows go through the C kernels (`Kernels.poolPadAdd`, same order per lane, same bits) where
+    /// the channel count suits them; the loop is the path for other widths.
     public func addForward(_ x: Tensor, into top: Tensor) {
         let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2])
         let s = stride, ci = inChannels, co = outChannels, off = channelOffset
@@ -93,6 +95,8 @@ public final class PoolPadShortcut {
         let xp = SendablePointer(x.pointer), tp = SendablePointer(top.pointer)
         parallelFor(n * oh) { job in
             let img = job / oh, oy = job % oh
+            if Kernels.poolPadAdd(xp.pointer, height: h, width: w, inChannels: ci, stride: s, outChannels: co,
+                                  offset: off, image: img, row: oy, into: tp.pointer) { return }
             let y0 = oy * s, y1 = min(h, y0 + s)
             withUnsafeTemporaryAllocation(of: Float.self, capacity: ci) { sum in
                 for ox in 0..<ow {
@@ -127,6 +131,7 @@ public final class PoolPadShortcut {
 
     /// `out = (d +) backward(dy)`: each input pixel gets its window's output gradient, scaled by
     /// the window's size, from the unpadded channels.
+    /// By `Kernels.poolPadGradient` where the channel count suits it, else the loop.
     private func gradientPass(_ dy: Tensor, inputShape: [Int], adding d: Tensor?, into out: Tensor) {
         let (n, h, w) = (inputShape[0], inputShape[1], inputShape[2])
         let s = stride, ci = inChannels, co = outChannels, off = channelOffset
@@ -137,6 +142,9 @@ public final class PoolPadShortcut {
         let dp = d.map { SendablePointer($0.pointer) }
         parallelFor(n * h) { job in
             let img = job / h, iy = job % h
+            if Kernels.poolPadGradient(dyp.pointer, adding: dp.map { UnsafePointer($0.pointer) }, height: h, width: w,
+                                       inChannels: ci, stride: s, outChannels: co, offset: off, image: img, row: iy,
+                                       into: op.pointer) { return }
             let oy = iy / s
             let wy = min(h, oy * s + s) - oy * s
             for ix in 0..<w {

@@ -58,7 +58,7 @@ extension Conv2D {
     var routeName: String {
         let base = kernel == 1 ? "conv1x1" : "conv\(kernel)x\(kernel)"
         let s = stride == 1 ? "" : "/\(stride)"
-        let how = kernel == 1 ? "gemm" : (algorithm == .winograd && isWinogradEligible ? "winograd" : "im2col")
+        let how = kernel == 1 ? "gemm" : usesDirect ? "direct" : (algorithm == .winograd && isWinogradEligible ? "winograd" : "im2col")
         return "\(base)\(s) \(how)"
     }
 
