@@ -37,7 +37,7 @@ typedef int i8 __attribute__((vector_size(32), aligned(4)));
                     ST(f + ch, LD(f + ch) + d * d);                                               \
                 } else {                                                                          \
                     VT g = LD(dy + r * c + ch);                                                   \
-                    if (relu) g = (VT)((IVT)g & (LD(y + r * c + ch) > (VT){0}));                     \
+                    if (relu) g = (VT)((IVT)g & (v * LD(scale + ch) + LD(shift + ch) > (VT){0}));  \
                     VT xhat = (v - LD(mean + ch)) * LD(invstd + ch);                              \
                     ST(f + ch, LD(f + ch) + g);                                                   \
                     ST(f + c + ch, LD(f + c + ch) + g * xhat);                                    \
@@ -47,7 +47,7 @@ typedef int i8 __attribute__((vector_size(32), aligned(4)));
         for (int ch = 0; ch < width; ch++) acc[ch] += (double)f[ch];                              \
     }
 
-#define SUMS_ARGS int kind, int relu, const float *x, const float *dy, const float *y, const float *mean, \
+#define SUMS_ARGS int kind, int relu, const float *x, const float *dy, const float *scale, const float *shift, const float *mean, \
                   const float *invstd, int c, long r0, long r1, double *acc
 
 #define APPLY_BODY                                                                                \
@@ -66,13 +66,14 @@ typedef int i8 __attribute__((vector_size(32), aligned(4)));
         for (int ch = 0; ch < c; ch += L) {                                                       \
             long o = r * c + ch;                                                                  \
             VT g = LD(dy + o);                                                                    \
-            if (relu) g = (VT)((IVT)g & (LD(y + o) > (VT){0}));                                      \
-            VT xhat = (LD(x + o) - LD(mean + ch)) * LD(invstd + ch);                              \
+            VT xv = LD(x + o);                                                                    \
+            if (relu) g = (VT)((IVT)g & (xv * LD(scale + ch) + LD(shift + ch) > (VT){0}));          \
+            VT xhat = (xv - LD(mean + ch)) * LD(invstd + ch);                                     \
             ST(dx + o, LD(ca + ch) * (g - LD(cb + ch) - xhat * LD(cc + ch)));                     \
         }                                                                                         \
     }
 
-#define BACKWARD_ARGS int relu, const float *dy, const float *y, const float *x, const float *mean, \
+#define BACKWARD_ARGS int relu, const float *dy, const float *scale, const float *shift, const float *x, const float *mean, \
                       const float *invstd, const float *ca, const float *cb, const float *cc, int c,  \
                       long r0, long r1, float *dx
 
@@ -111,8 +112,8 @@ static int isa_for(int c) {
 
 int pba_bn_sums(SUMS_ARGS) {
     switch (isa_for(c)) {
-    case PBA_ISA_AVX512: sums_512(kind, relu, x, dy, y, mean, invstd, c, r0, r1, acc); return 1;
-    case PBA_ISA_AVX2: sums_256(kind, relu, x, dy, y, mean, invstd, c, r0, r1, acc); return 1;
+    case PBA_ISA_AVX512: sums_512(kind, relu, x, dy, scale, shift, mean, invstd, c, r0, r1, acc); return 1;
+    case PBA_ISA_AVX2: sums_256(kind, relu, x, dy, scale, shift, mean, invstd, c, r0, r1, acc); return 1;
     default: return 0;
     }
 }
@@ -127,8 +128,8 @@ int pba_bn_apply(APPLY_ARGS) {
 
 int pba_bn_backward(BACKWARD_ARGS) {
     switch (isa_for(c)) {
-    case PBA_ISA_AVX512: backward_512(relu, dy, y, x, mean, invstd, ca, cb, cc, c, r0, r1, dx); return 1;
-    case PBA_ISA_AVX2: backward_256(relu, dy, y, x, mean, invstd, ca, cb, cc, c, r0, r1, dx); return 1;
+    case PBA_ISA_AVX512: backward_512(relu, dy, scale, shift, x, mean, invstd, ca, cb, cc, c, r0, r1, dx); return 1;
+    case PBA_ISA_AVX2: backward_256(relu, dy, scale, shift, x, mean, invstd, ca, cb, cc, c, r0, r1, dx); return 1;
     default: return 0;
     }
 }
@@ -143,18 +144,18 @@ int pba_add(const float *a, const float *b, float *out, long n) {
 
 #else
 
-int pba_bn_sums(int kind, int relu, const float *x, const float *dy, const float *y, const float *mean,
+int pba_bn_sums(int kind, int relu, const float *x, const float *dy, const float *scale, const float *shift, const float *mean,
                 const float *invstd, int c, long r0, long r1, double *acc) {
-    (void)kind; (void)relu; (void)x; (void)dy; (void)y; (void)mean; (void)invstd; (void)c; (void)r0; (void)r1; (void)acc;
+    (void)kind; (void)relu; (void)x; (void)dy; (void)scale; (void)shift; (void)mean; (void)invstd; (void)c; (void)r0; (void)r1; (void)acc;
     return 0;
 }
 int pba_bn_apply(int relu, const float *x, const float *scale, const float *shift, int c, long r0, long r1, float *out) {
     (void)relu; (void)x; (void)scale; (void)shift; (void)c; (void)r0; (void)r1; (void)out;
     return 0;
 }
-int pba_bn_backward(int relu, const float *dy, const float *y, const float *x, const float *mean, const float *invstd,
+int pba_bn_backward(int relu, const float *dy, const float *scale, const float *shift, const float *x, const float *mean, const float *invstd,
                     const float *ca, const float *cb, const float *cc, int c, long r0, long r1, float *dx) {
-    (void)relu; (void)dy; (void)y; (void)x; (void)mean; (void)invstd; (void)ca; (void)cb; (void)cc; (void)c; (void)r0; (void)r1; (void)dx;
+    (void)relu; (void)dy; (void)scale; (void)shift; (void)x; (void)mean; (void)invstd; (void)ca; (void)cb; (void)cc; (void)c; (void)r0; (void)r1; (void)dx;
     return 0;
 }
 int pba_add(const float *a, const float *b, float *out, long n) {

@@ -100,9 +100,11 @@ extension Kernels {
 
     @inline(__always)
     public static func batchNormSums(_ kind: BatchNormSum, relu: Bool, x: UnsafePointer<Float>, dy: UnsafePointer<Float>?,
-                                     y: UnsafePointer<Float>?, mean: UnsafePointer<Float>?, invStd: UnsafePointer<Float>?,
+                                     scale: UnsafePointer<Float>?, shift: UnsafePointer<Float>?,
+                                     mean: UnsafePointer<Float>?, invStd: UnsafePointer<Float>?,
                                      channels: Int, rows: Range<Int>, into acc: UnsafeMutablePointer<Double>) -> Bool {
-        pba_bn_sums(kind.rawValue, relu ? 1 : 0, x, dy, y, mean, invStd, Int32(channels), rows.lowerBound, rows.upperBound, acc) != 0
+        pba_bn_sums(kind.rawValue, relu ? 1 : 0, x, dy, scale, shift, mean, invStd, Int32(channels), rows.lowerBound,
+                    rows.upperBound, acc) != 0
     }
 
     @inline(__always)
@@ -112,11 +114,12 @@ extension Kernels {
     }
 
     @inline(__always)
-    public static func batchNormBackward(relu: Bool, dy: UnsafePointer<Float>, y: UnsafePointer<Float>, x: UnsafePointer<Float>,
-                                         mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
+    public static func batchNormBackward(relu: Bool, dy: UnsafePointer<Float>, scale: UnsafePointer<Float>, shift: UnsafePointer<Float>,
+                                         x: UnsafePointer<Float>, mean: UnsafePointer<Float>, invStd: UnsafePointer<Float>,
                                          a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafePointer<Float>,
                                          channels: Int, rows: Range<Int>, into dx: UnsafeMutablePointer<Float>) -> Bool {
-        pba_bn_backward(relu ? 1 : 0, dy, y, x, mean, invStd, a, b, c, Int32(channels), rows.lowerBound, rows.upperBound, dx) != 0
+        pba_bn_backward(relu ? 1 : 0, dy, scale, shift, x, mean, invStd, a, b, c, Int32(channels), rows.lowerBound,
+                        rows.upperBound, dx) != 0
     }
 
     /// out = a + b over `count` floats (out may be a or b).

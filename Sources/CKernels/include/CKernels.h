@@ -62,12 +62,15 @@ int pba_col2im(const float *cols, int h, int w, int c, int k, int s, int p, int 
 /// unless c suits the vector width. Sums: kind 0 adds Σ x into acc[c], kind 1 Σ (x − mean)²,
 /// kind 2 Σ dz into acc[0, c) and Σ dz·x̂ into acc[c, 2c) with dz = dy·[y > 0] when relu, else
 /// dy, and x̂ = (x − mean)·invstd; float sums over blocks of 32 rows, each added into a double.
-int pba_bn_sums(int kind, int relu, const float *x, const float *dy, const float *y, const float *mean,
-                const float *invstd, int c, long r0, long r1, double *acc);
+/// [y > 0] is recomputed as [x·scale + shift > 0] with the forward's scale and shift, the same
+/// expression pba_bn_apply evaluates (so the same bits), instead of reading y: one pass fewer.
+int pba_bn_sums(int kind, int relu, const float *x, const float *dy, const float *scale, const float *shift,
+                const float *mean, const float *invstd, int c, long r0, long r1, double *acc);
 /// out = x·scale + shift per channel, then max(0, ·) when relu.
 int pba_bn_apply(int relu, const float *x, const float *scale, const float *shift, int c, long r0, long r1, float *out);
 /// dx = ca·(dz − cb − x̂·cc) per channel, dz and x̂ as in pba_bn_sums.
-int pba_bn_backward(int relu, const float *dy, const float *y, const float *x, const float *mean, const float *invstd,
+int pba_bn_backward(int relu, const float *dy, const float *scale, const float *shift, const float *x, const float *mean,
+                    const float *invstd,
                     const float *ca, const float *cb, const float *cc, int c, long r0, long r1, float *dx);
 /// out[i] = a[i] + b[i] for i < n (out may be a or b); 0 without an instruction set.
 int pba_add(const float *a, const float *b, float *out, long n);

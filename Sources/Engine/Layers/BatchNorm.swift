@@ -7,7 +7,8 @@ import Tensor
 /// momentum·batch` using the unbiased variance; evaluation mode uses the running statistics.
 /// The ReLU is fused because every batch norm in a pre-activation WRN is followed by one: the
 /// backward pass then needs only the input (kept by the layer before) and this layer's output
-/// (kept for the convolution after), so the fusion costs no extra memory.
+/// (kept for the convolution after), so the fusion costs no extra memory; the C kernels need not
+/// even read the output: they recompute the ReLU's mask from the input and the forward's affine map.
 ///
 /// Reductions run over fixed row chunks combined in order, in double precision, so results do
 /// not depend on the thread count.
@@ -24,6 +25,9 @@ public final class BatchNorm {
     /// Per-channel scratch: the statistics the last forward used, and the coefficients of the
     /// affine maps forward and backward apply ([channels] each).
     private let batchMean: Tensor, batchInvStd: Tensor, coefA: Tensor, coefB: Tensor, coefC: Tensor
+    /// The last forward's y = x·scale + shift per channel, kept for the backward: the C kernels
+    /// recompute the ReLU's mask from x with them instead of reading the output (one pass fewer).
+    private let forwardScale: Tensor, forwardShift: Tensor
     /// Fixed number of reduction chunks: part of the arithmetic, not a tuning knob per run.
     static let reductionChunks = 16
 
@@ -40,6 +44,7 @@ public final class BatchNorm {
         varianceOffset = store.addStatistic("\(name).running_var", count: channels, initializer: .ones)
         batchMean = Tensor(shape: [channels]); batchInvStd = Tensor(shape: [channels])
         coefA = Tensor(shape: [channels]); coefB = Tensor(shape: [channels]); coefC = Tensor(shape: [channels])
+        forwardScale = Tensor(shape: [channels]); forwardShift = Tensor(shape: [channels])
     }
 
     /// Per-channel sums over the rows of a [rows, channels] matrix: fixed chunks, combined in order.
@@ -89,7 +94,7 @@ public final class BatchNorm {
         let stats = store.statistics.pointer
         if training {
             let sums = channelSums(rows: rows, count: c, kernel: { range, acc in
-                Kernels.batchNormSums(.values, relu: false, x: xp.pointer, dy: nil, y: nil, mean: nil, invStd: nil,
+                Kernels.batchNormSums(.values, relu: false, x: xp.pointer, dy: nil, scale: nil, shift: nil, mean: nil, invStd: nil,
                                       channels: c, rows: range, into: acc)
             }) { r, acc in
                 let row = UnsafePointer(xp.pointer + r &* c)
@@ -102,7 +107,8 @@ public final class BatchNorm {
             for ch in 0..<c { batchMean[ch] = Float(mean[ch]) }
             let mp = UnsafePointer(batchMean.pointer)
             let centred = channelSums(rows: rows, count: c, kernel: { range, acc in
-                Kernels.batchNormSums(.centredSquares, relu: false, x: xp.pointer, dy: nil, y: nil, mean: mp, invStd: nil,
+                Kernels.batchNormSums(.centredSquares, relu: false, x: xp.pointer, dy: nil, scale: nil, shift: nil, mean: mp,
+                                      invStd: nil,
                                       channels: c, rows: range, into: acc)
             }) { r, acc in
                 let row = UnsafePointer(xp.pointer + r &* c)
@@ -127,7 +133,7 @@ public final class BatchNorm {
         }
         // y = x·scale + shift, scale = γ·rstd, shift = β − mean·scale
         let gamma = store.values.pointer + gammaOffset, beta = store.values.pointer + betaOffset
-        let scale = SendablePointer(coefA.pointer), shift = SendablePointer(coefB.pointer)
+        let scale = SendablePointer(forwardScale.pointer), shift = SendablePointer(forwardShift.pointer)
         for ch in 0..<c {
             scale.pointer[ch] = gamma[ch] * batchInvStd[ch]
             shift.pointer[ch] = beta[ch] - batchMean[ch] * scale.pointer[ch]
@@ -169,9 +175,10 @@ public final class BatchNorm {
         let m = SendablePointer(batchMean.pointer), s = SendablePointer(batchInvStd.pointer)
         // Σ dz and Σ dz·x̂ per channel, with dz = dy·[y > 0].
         let mean = UnsafePointer(m.pointer), invStd = UnsafePointer(s.pointer)
+        let scale = UnsafePointer(forwardScale.pointer), shift = UnsafePointer(forwardShift.pointer)
         let sums = channelSums(rows: rows, count: 2 * c, kernel: { range, acc in
-            Kernels.batchNormSums(.gradients, relu: applyRelu, x: xp.pointer, dy: dyp.pointer, y: yp.pointer, mean: mean,
-                                  invStd: invStd, channels: c, rows: range, into: acc)
+            Kernels.batchNormSums(.gradients, relu: applyRelu, x: xp.pointer, dy: dyp.pointer, scale: scale, shift: shift,
+                                  mean: mean, invStd: invStd, channels: c, rows: range, into: acc)
         }) { r, acc in
             let o = r &* c
             let dyr = UnsafePointer(dyp.pointer + o), yr = UnsafePointer(yp.pointer + o), xr = UnsafePointer(xp.pointer + o)
@@ -200,8 +207,8 @@ public final class BatchNorm {
         }
         let ca = UnsafePointer(pa.pointer), cb = UnsafePointer(pb.pointer), cc = UnsafePointer(pc.pointer)
         parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
-            if Kernels.batchNormBackward(relu: applyRelu, dy: dyp.pointer, y: yp.pointer, x: xp.pointer, mean: mean, invStd: invStd,
-                                         a: ca, b: cb, c: cc, channels: c, rows: range, into: dxp.pointer) { return }
+            if Kernels.batchNormBackward(relu: applyRelu, dy: dyp.pointer, scale: scale, shift: shift, x: xp.pointer, mean: mean,
+                                         invStd: invStd, a: ca, b: cb, c: cc, channels: c, rows: range, into: dxp.pointer) { return }
             for r in range {
                 let o = r &* c
                 let dyr = UnsafePointer(dyp.pointer + o), yr = UnsafePointer(yp.pointer + o)
