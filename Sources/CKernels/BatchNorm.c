@@ -5,6 +5,7 @@
 // sum is deterministic and the caller combines chunks in order.
 
 #include "CKernels.h"
+#include "KernelISA.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -103,15 +104,8 @@ DEFINE_KERNELS(256, "avx2")
 #undef IVT
 #undef L
 
-static int isa_for(int c) {
-    int isa = pba_kernels_isa();
-    if (isa == PBA_ISA_AVX512 && c % 16 == 0) return PBA_ISA_AVX512;
-    if (isa >= PBA_ISA_AVX2 && c % 8 == 0) return PBA_ISA_AVX2;
-    return PBA_ISA_NONE;
-}
-
 int pba_bn_sums(SUMS_ARGS) {
-    switch (isa_for(c)) {
+    switch (pba_isa_for_width(c)) {
     case PBA_ISA_AVX512: sums_512(kind, relu, x, dy, scale, shift, mean, invstd, c, r0, r1, acc); return 1;
     case PBA_ISA_AVX2: sums_256(kind, relu, x, dy, scale, shift, mean, invstd, c, r0, r1, acc); return 1;
     default: return 0;
@@ -119,7 +113,7 @@ int pba_bn_sums(SUMS_ARGS) {
 }
 
 int pba_bn_apply(APPLY_ARGS) {
-    switch (isa_for(c)) {
+    switch (pba_isa_for_width(c)) {
     case PBA_ISA_AVX512: apply_512(relu, x, scale, shift, c, r0, r1, out); return 1;
     case PBA_ISA_AVX2: apply_256(relu, x, scale, shift, c, r0, r1, out); return 1;
     default: return 0;
@@ -127,7 +121,7 @@ int pba_bn_apply(APPLY_ARGS) {
 }
 
 int pba_bn_backward(BACKWARD_ARGS) {
-    switch (isa_for(c)) {
+    switch (pba_isa_for_width(c)) {
     case PBA_ISA_AVX512: backward_512(relu, dy, scale, shift, x, mean, invstd, ca, cb, cc, c, r0, r1, dx); return 1;
     case PBA_ISA_AVX2: backward_256(relu, dy, scale, shift, x, mean, invstd, ca, cb, cc, c, r0, r1, dx); return 1;
     default: return 0;

@@ -6,6 +6,7 @@
 // results are bit-identical to it and to the plain two-step form the tests write out.
 
 #include "CKernels.h"
+#include "KernelISA.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -71,15 +72,8 @@ DEFINE_KERNELS(256, "avx2")
 #undef VT
 #undef L
 
-static int isa_for(int c) {
-    int isa = pba_kernels_isa();
-    if (isa == PBA_ISA_AVX512 && c % 16 == 0) return PBA_ISA_AVX512;
-    if (isa >= PBA_ISA_AVX2 && c % 8 == 0) return PBA_ISA_AVX2;
-    return PBA_ISA_NONE;
-}
-
 int pba_pool_pad_add(FORWARD_ARGS) {
-    switch (isa_for(ci)) {
+    switch (pba_isa_for_width(ci)) {
     case PBA_ISA_AVX512: forward_512(x, h, w, ci, s, co, off, img, oy, top); return 1;
     case PBA_ISA_AVX2: forward_256(x, h, w, ci, s, co, off, img, oy, top); return 1;
     default: return 0;
@@ -87,7 +81,7 @@ int pba_pool_pad_add(FORWARD_ARGS) {
 }
 
 int pba_pool_pad_gradient(GRADIENT_ARGS) {
-    switch (isa_for(ci)) {
+    switch (pba_isa_for_width(ci)) {
     case PBA_ISA_AVX512: gradient_512(dy, d, h, w, ci, s, co, off, img, iy, out); return 1;
     case PBA_ISA_AVX2: gradient_256(dy, d, h, w, ci, s, co, off, img, iy, out); return 1;
     default: return 0;

@@ -3,6 +3,7 @@
 // on 128-bit SSE without FMA; at 16-64 channels they took a fifth of a WRN-10-1 training step.
 
 #include "CKernels.h"
+#include "KernelISA.h"
 
 #include <string.h>
 
@@ -31,17 +32,9 @@ typedef float v8 __attribute__((vector_size(32), aligned(4)));
 #undef ATTR
 #undef NAME
 
-/// The instruction set to use for `c` channels, or 0 (whole vectors only).
-static int transform_isa(int c) {
-    int isa = pba_kernels_isa();
-    if (isa == PBA_ISA_AVX512 && c % 16 == 0) return PBA_ISA_AVX512;
-    if (isa >= PBA_ISA_AVX2 && c % 8 == 0) return PBA_ISA_AVX2;
-    return PBA_ISA_NONE;
-}
-
 int pba_winograd_input(const float *x, int h, int w, int c, long first, int count, float *v) {
     int tiles_x = (w + 3) / 4, tiles_per_image = ((h + 3) / 4) * tiles_x;
-    switch (transform_isa(c)) {
+    switch (pba_isa_for_width(c)) {
     case PBA_ISA_AVX512: wino_input_512(x, h, w, c, tiles_x, tiles_per_image, first, count, v); return 1;
     case PBA_ISA_AVX2: wino_input_256(x, h, w, c, tiles_x, tiles_per_image, first, count, v); return 1;
     default: return 0;
@@ -50,7 +43,7 @@ int pba_winograd_input(const float *x, int h, int w, int c, long first, int coun
 
 int pba_winograd_output(const float *m, int h, int w, int c, long first, int count, float *y) {
     int tiles_x = (w + 3) / 4, tiles_per_image = ((h + 3) / 4) * tiles_x;
-    switch (transform_isa(c)) {
+    switch (pba_isa_for_width(c)) {
     case PBA_ISA_AVX512: wino_output_512(m, h, w, c, tiles_x, tiles_per_image, first, count, y); return 1;
     case PBA_ISA_AVX2: wino_output_256(m, h, w, c, tiles_x, tiles_per_image, first, count, y); return 1;
     default: return 0;
@@ -59,7 +52,7 @@ int pba_winograd_output(const float *m, int h, int w, int c, long first, int cou
 
 int pba_winograd_output_gradient(const float *dy, int h, int w, int c, long first, int count, float *z) {
     int tiles_x = (w + 3) / 4, tiles_per_image = ((h + 3) / 4) * tiles_x;
-    switch (transform_isa(c)) {
+    switch (pba_isa_for_width(c)) {
     case PBA_ISA_AVX512: wino_output_gradient_512(dy, h, w, c, tiles_x, tiles_per_image, first, count, z); return 1;
     case PBA_ISA_AVX2: wino_output_gradient_256(dy, h, w, c, tiles_x, tiles_per_image, first, count, z); return 1;
     default: return 0;

@@ -39,6 +39,29 @@ final class KernelPathTests: XCTestCase {
         return scale == 0 ? err : err / scale
     }
 
+    /// One convolution of case `cs` on random inputs: its forward output, dx (empty without
+    /// `needInputGradient`), the dW it accumulated onto random starting values, and the float64
+    /// reference. `check` sees the layer before it runs.
+    func pass(_ cs: Case, needInputGradient: Bool, _ g: inout SeededGenerator, check: (Conv2D) -> Void = { _ in })
+        -> (y: [Float], dx: [Float], dw: [Float], reference: (y: [Double], dx: [Double], dw: [Double])) {
+        let store = ParameterStore()
+        let conv = Conv2D("c", store: store, workspace: Workspace(), inChannels: cs.cin, outChannels: cs.cout,
+                          kernel: cs.kernel, stride: cs.stride)
+        conv.algorithm = cs.algorithm
+        store.finalize(generator: &g)
+        check(conv)
+        let x = Tensor(shape: [cs.n, cs.h, cs.w, cs.cin])
+        for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
+        let y = conv.forward(x).array
+        let dy = Tensor(shape: conv.output.shape)
+        for i in 0..<dy.count { dy[i] = Float(g.nextGaussian()) }
+        let start = (0..<store.gradients.count).map { _ in Float(g.nextGaussian()) }
+        for i in 0..<start.count { store.gradients[i] = start[i] }
+        let dx = conv.backward(dy, input: x, needInputGradient: needInputGradient)
+        let dw = zip(store.gradients.array, start).map { $0 - $1 }
+        return (y, needInputGradient ? dx.array : [], dw, reference(x, store.values.pointer, dy.array, cs))
+    }
+
     func testEveryRouteOnEveryInstructionSet() {
         let cases = [
             Case(n: 2, h: 9, w: 7, cin: 16, cout: 16, kernel: 3, stride: 1, algorithm: .winograd),
@@ -55,21 +78,7 @@ final class KernelPathTests: XCTestCase {
         for set in sets {
             Kernels.use(set)
             for cs in cases {
-                let store = ParameterStore()
-                let conv = Conv2D("c", store: store, workspace: Workspace(), inChannels: cs.cin, outChannels: cs.cout,
-                                  kernel: cs.kernel, stride: cs.stride)
-                conv.algorithm = cs.algorithm
-                store.finalize(generator: &g)
-                let x = Tensor(shape: [cs.n, cs.h, cs.w, cs.cin])
-                for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
-                let y = conv.forward(x).array
-                let dy = Tensor(shape: conv.output.shape)
-                for i in 0..<dy.count { dy[i] = Float(g.nextGaussian()) }
-                let start = (0..<store.gradients.count).map { _ in Float(g.nextGaussian()) }
-                for i in 0..<start.count { store.gradients[i] = start[i] }
-                let dx = conv.backward(dy, input: x).array
-                let dw = zip(store.gradients.array, start).map { $0 - $1 }
-                let r = reference(x, store.values.pointer, dy.array, cs)
+                let (y, dx, dw, r) = pass(cs, needInputGradient: true, &g)
                 let label = "\(set) \(cs)"
                 XCTAssertLessThan(scaledError(y, r.y), WinogradTests.tolerance, "forward \(label)")
                 XCTAssertLessThan(scaledError(dx, r.dx), WinogradTests.tolerance, "dx \(label)")
@@ -98,23 +107,11 @@ final class KernelPathTests: XCTestCase {
             for threads in [1, 2] {
                 ComputeThreads.set(threads)
                 for cs in cases {
-                    let store = ParameterStore()
-                    let conv = Conv2D("c", store: store, workspace: Workspace(), inChannels: cs.cin, outChannels: cs.cout,
-                                      kernel: 3, stride: 1)
-                    store.finalize(generator: &g)
                     let direct = Kernels.directConvolutionSupports(inChannels: cs.cin, outChannels: cs.cout)
-                    XCTAssertEqual(conv.routeName, direct ? "conv3x3 direct" : "conv3x3 winograd", "\(set) \(cs)")
                     if direct { directRuns += 1 }
-                    let x = Tensor(shape: [cs.n, cs.h, cs.w, cs.cin])
-                    for i in 0..<x.count { x[i] = Float(g.nextGaussian()) }
-                    let y = conv.forward(x).array
-                    let dy = Tensor(shape: conv.output.shape)
-                    for i in 0..<dy.count { dy[i] = Float(g.nextGaussian()) }
-                    let start = (0..<store.gradients.count).map { _ in Float(g.nextGaussian()) }
-                    for i in 0..<start.count { store.gradients[i] = start[i] }
-                    conv.backward(dy, input: x, needInputGradient: false)
-                    let dw = zip(store.gradients.array, start).map { $0 - $1 }
-                    let r = reference(x, store.values.pointer, dy.array, cs)
+                    let (y, _, dw, r) = pass(cs, needInputGradient: false, &g) { conv in
+                        XCTAssertEqual(conv.routeName, direct ? "conv3x3 direct" : "conv3x3 winograd", "\(set) \(cs)")
+                    }
                     let label = "\(set) \(threads) threads \(cs)"
                     XCTAssertLessThan(scaledError(y, r.y), WinogradTests.tolerance, "forward \(label)")
                     XCTAssertLessThan(scaledError(dw, r.dw), WinogradTests.tolerance, "dW \(label)")

@@ -45,32 +45,46 @@ final class PoolPadShortcutTests: XCTestCase {
         return out
     }
 
+    /// Every pass of the shortcut for each (in channels, out channels, stride, height, width) on
+    /// `images` random images, against the plain two-step form, bit for bit: `addForward`,
+    /// `forward`, `addBackward` into a new tensor and in place (as the model's group shortcuts
+    /// call it), and `backward`.
+    func checkAgainstTwoStepForm(_ cases: [(Int, Int, Int, Int, Int)], images: Int, label: String, _ g: inout SeededGenerator) {
+        for (ci, co, s, h, w) in cases {
+            let name = "\(label)\(ci)→\(co) stride \(s) \(h)×\(w)"
+            let shortcut = PoolPadShortcut(inChannels: ci, outChannels: co, stride: s)
+            let x = random([images, h, w, ci], &g)
+            let outShape = [images, (h + s - 1) / s, (w + s - 1) / s, co]
+            let top = random(outShape, &g)
+            let expected = pooledThenAdded(x, into: top, ci: ci, co: co, stride: s)
+            shortcut.addForward(x, into: top)
+            XCTAssertEqual(bits(top), expected.map(\.bitPattern), "forward \(name)")
+            let zeros = Tensor(shape: outShape)
+            zeros.zero()
+            XCTAssertEqual(bits(shortcut.forward(x)), pooledThenAdded(x, into: zeros, ci: ci, co: co, stride: s).map(\.bitPattern),
+                           "plain forward \(name)")
+
+            let dy = random(outShape, &g)
+            let d = random(x.shape, &g)
+            let want = gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern)
+            let out = Tensor(shape: [0])
+            shortcut.addBackward(dy, adding: d, into: out)
+            XCTAssertEqual(out.shape, x.shape)
+            XCTAssertEqual(bits(out), want, "backward \(name)")
+            shortcut.addBackward(dy, adding: d, into: d)
+            XCTAssertEqual(bits(d), want, "backward in place \(name)")
+            d.zero()
+            XCTAssertEqual(bits(shortcut.backward(dy, inputShape: x.shape)), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern),
+                           "plain backward \(name)")
+        }
+    }
+
     func testFusedPassesAreBitIdenticalToTheTwoStepForm() {
         var g = SeededGenerator(seed: 21)
         // (in channels, out channels, stride, height, width): identity, padded stride 1, odd sizes
         // at strides 2 and 4 (partial windows at the edges), as in the group and stem shortcuts.
         let cases = [(4, 4, 1, 3, 3), (2, 4, 1, 3, 2), (2, 6, 2, 5, 4), (3, 9, 2, 4, 4), (2, 8, 4, 9, 7), (16, 64, 4, 8, 8)]
-        for (ci, co, s, h, w) in cases {
-            let shortcut = PoolPadShortcut(inChannels: ci, outChannels: co, stride: s)
-            let x = random([2, h, w, ci], &g)
-            let outShape = [2, (h + s - 1) / s, (w + s - 1) / s, co]
-            let top = random(outShape, &g)
-            let expected = pooledThenAdded(x, into: top, ci: ci, co: co, stride: s)
-            shortcut.addForward(x, into: top)
-            XCTAssertEqual(top.array.map(\.bitPattern), expected.map(\.bitPattern), "forward \(ci)→\(co) stride \(s) \(h)×\(w)")
-            let zeros = Tensor(shape: outShape)
-            zeros.zero()
-            XCTAssertEqual(bits(shortcut.forward(x)), pooledThenAdded(x, into: zeros, ci: ci, co: co, stride: s).map(\.bitPattern))
-
-            let dy = random(outShape, &g)
-            let d = random(x.shape, &g)
-            let out = Tensor(shape: [0])
-            shortcut.addBackward(dy, adding: d, into: out)
-            XCTAssertEqual(out.shape, x.shape)
-            XCTAssertEqual(bits(out), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern), "backward \(ci)→\(co) stride \(s) \(h)×\(w)")
-            d.zero()
-            XCTAssertEqual(bits(shortcut.backward(dy, inputShape: x.shape)), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern))
-        }
+        checkAgainstTwoStepForm(cases, images: 2, label: "", &g)
     }
 
     /// The C kernels (taken at channel counts that are multiples of the vector width) give the
@@ -81,22 +95,7 @@ final class PoolPadShortcutTests: XCTestCase {
         let cases = [(16, 32, 2, 8, 8), (16, 64, 4, 9, 7), (32, 64, 2, 5, 6), (8, 24, 2, 4, 3), (48, 48, 1, 3, 3), (16, 32, 1, 3, 4)]
         for set in Kernels.InstructionSet.allCases where set.rawValue <= Kernels.cpuInstructionSet.rawValue {
             XCTAssertEqual(Kernels.use(set), set)
-            for (ci, co, s, h, w) in cases {
-                let shortcut = PoolPadShortcut(inChannels: ci, outChannels: co, stride: s)
-                let x = random([3, h, w, ci], &g)
-                let outShape = [3, (h + s - 1) / s, (w + s - 1) / s, co]
-                let top = random(outShape, &g)
-                let expected = pooledThenAdded(x, into: top, ci: ci, co: co, stride: s)
-                shortcut.addForward(x, into: top)
-                XCTAssertEqual(bits(top), expected.map(\.bitPattern), "\(set) forward \(ci)→\(co) stride \(s) \(h)×\(w)")
-                let dy = random(outShape, &g)
-                let d = random(x.shape, &g)
-                let want = gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern)
-                shortcut.addBackward(dy, adding: d, into: d)  // in place, as the model's group shortcuts do
-                XCTAssertEqual(bits(d), want, "\(set) backward \(ci)→\(co) stride \(s) \(h)×\(w)")
-                d.zero()
-                XCTAssertEqual(bits(shortcut.backward(dy, inputShape: x.shape)), gradientThenAdded(dy, d, ci: ci, co: co, stride: s).map(\.bitPattern))
-            }
+            checkAgainstTwoStepForm(cases, images: 3, label: "\(set) ", &g)
         }
     }
 
