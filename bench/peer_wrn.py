@@ -188,11 +188,6 @@ def ratio(a, b):
     return f"{a / b:.2f}x" if a and b else "-"
 
 
-def median(values):
-    v = sorted(values)
-    return v[len(v) // 2] if len(v) % 2 else (v[len(v) // 2 - 1] + v[len(v) // 2]) / 2
-
-
 def merge_rounds(rounds, key):
     """One row per key from several rounds' rows: the median img/s and the median memory; the
     rounds' own values kept in 'rounds' (img/s per round, in round order)."""
@@ -203,8 +198,8 @@ def merge_rounds(rounds, key):
     merged = {}
     for k, rs in grouped.items():
         row = dict(rs[0])
-        row["imagesPerSecond"] = median(r["imagesPerSecond"] for r in rs)
-        row["memoryMB"] = median(r["memoryMB"] for r in rs)
+        row["imagesPerSecond"] = statistics.median(r["imagesPerSecond"] for r in rs)
+        row["memoryMB"] = statistics.median(r["memoryMB"] for r in rs)
         row["rounds"] = [r["imagesPerSecond"] for r in rs]
         merged[k] = row
     return merged
@@ -266,9 +261,6 @@ def table(args):
             return json.load(f)
     ours = [load(p) for p in args.ours.split(",")]
     torch_rounds = [load(p) for p in args.torch.split(",")]
-    if len(ours) == 1 and len(torch_rounds) == 1:
-        print_table(load_ours(args.ours), torch_rounds[0])
-        return
     if len(ours) != len(torch_rounds):
         sys.exit(f"peer_wrn: {len(ours)} pba rounds but {len(torch_rounds)} PyTorch rounds")
     merged_ours = merge_rounds(ours, lambda r: (model_name(r["model"]), int(r["threads"])))

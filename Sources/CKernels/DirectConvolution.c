@@ -8,8 +8,9 @@
 // FMAs, all in registers; the weight gradient is the same loop with the roles swapped.
 //
 // Order of the sums: taps in im2col's order (ky, kx, ci) per output pixel (forward; a tap beyond
-// the edge adds 0·w); pixels in order per call (weight gradient). The caller splits images into parts and adds the parts'
-// partials in part order, so results depend only on the inputs and the thread count.
+// the edge adds 0·w); pixels in order per call (weight gradient). The caller splits images into
+// parts and adds the parts' partials in part order, so results depend only on the inputs and the
+// thread count.
 
 #include "CKernels.h"
 

@@ -23,10 +23,11 @@ public final class BatchNorm {
     /// dL/dx; may be shared like `Conv2D.inputGradient`.
     public var inputGradient = Tensor(shape: [0])
     /// Per-channel scratch: the statistics the last forward used, and the coefficients of the
-    /// affine maps forward and backward apply ([channels] each).
-    private let batchMean: Tensor, batchInvStd: Tensor, coefA: Tensor, coefB: Tensor, coefC: Tensor
+    /// affine map the backward applies besides `forwardScale` ([channels] each).
+    private let batchMean: Tensor, batchInvStd: Tensor, coefB: Tensor, coefC: Tensor
     /// The last forward's y = x·scale + shift per channel, kept for the backward: the C kernels
-    /// recompute the ReLU's mask from x with them instead of reading the output (one pass fewer).
+    /// recompute the ReLU's mask from x with them instead of reading the output (one pass fewer),
+    /// and scale = γ·rstd is also the backward's leading factor.
     private let forwardScale: Tensor, forwardShift: Tensor
     /// Fixed number of reduction chunks: part of the arithmetic, not a tuning knob per run.
     static let reductionChunks = 16
@@ -43,7 +44,7 @@ public final class BatchNorm {
         meanOffset = store.addStatistic("\(name).running_mean", count: channels, initializer: .zeros)
         varianceOffset = store.addStatistic("\(name).running_var", count: channels, initializer: .ones)
         batchMean = Tensor(shape: [channels]); batchInvStd = Tensor(shape: [channels])
-        coefA = Tensor(shape: [channels]); coefB = Tensor(shape: [channels]); coefC = Tensor(shape: [channels])
+        coefB = Tensor(shape: [channels]); coefC = Tensor(shape: [channels])
         forwardScale = Tensor(shape: [channels]); forwardShift = Tensor(shape: [channels])
     }
 
@@ -108,8 +109,7 @@ public final class BatchNorm {
             let mp = UnsafePointer(batchMean.pointer)
             let centred = channelSums(rows: rows, count: c, kernel: { range, acc in
                 Kernels.batchNormSums(.centredSquares, relu: false, x: xp.pointer, dy: nil, scale: nil, shift: nil, mean: mp,
-                                      invStd: nil,
-                                      channels: c, rows: range, into: acc)
+                                      invStd: nil, channels: c, rows: range, into: acc)
             }) { r, acc in
                 let row = UnsafePointer(xp.pointer + r &* c)
                 @inline(__always) func lane<L: FloatLanes>(_ ch: Int, _: L.Type) {
@@ -193,19 +193,17 @@ public final class BatchNorm {
             forEachLane(c, lane, lane)
         }
         let sumDz = Array(sums[0..<c]), sumDzXhat = Array(sums[c...])
-        let gamma = store.values.pointer + gammaOffset
         let dGamma = store.gradients.pointer + gammaOffset, dBeta = store.gradients.pointer + betaOffset
-        // dx = γ·rstd·(dz − mean(dz) − x̂·mean(dz·x̂)) = A·(dz − B − x̂·C)
-        let pa = SendablePointer(coefA.pointer), pb = SendablePointer(coefB.pointer), pc = SendablePointer(coefC.pointer)
+        // dx = γ·rstd·(dz − mean(dz) − x̂·mean(dz·x̂)) = A·(dz − B − x̂·C), A the forward's scale
+        let pb = SendablePointer(coefB.pointer), pc = SendablePointer(coefC.pointer)
         let invRows = 1 / Double(rows)
         for ch in 0..<c {
             dGamma[ch] += Float(sumDzXhat[ch])
             dBeta[ch] += Float(sumDz[ch])
-            pa.pointer[ch] = gamma[ch] * batchInvStd[ch]
             pb.pointer[ch] = Float(sumDz[ch] * invRows)
             pc.pointer[ch] = Float(sumDzXhat[ch] * invRows)
         }
-        let ca = UnsafePointer(pa.pointer), cb = UnsafePointer(pb.pointer), cc = UnsafePointer(pc.pointer)
+        let ca = scale, cb = UnsafePointer(pb.pointer), cc = UnsafePointer(pc.pointer)
         parallelChunks(rows, chunks: ComputeThreads.count * 4) { _, range in
             if Kernels.batchNormBackward(relu: applyRelu, dy: dyp.pointer, scale: scale, shift: shift, x: xp.pointer, mean: mean,
                                          invStd: invStd, a: ca, b: cb, c: cc, channels: c, rows: range, into: dxp.pointer) { return }
