@@ -30,6 +30,8 @@ public enum DashboardAPI {
         public var mode: String
         public var explore: String
         public var initialPolicy: String
+        /// Members 0..<controlMembers keep the zero policy and take no part in exploit.
+        public var controlMembers: Int
         public var seed: UInt64
         public var operations: [String]
     }
@@ -114,7 +116,7 @@ public enum DashboardAPI {
         return Run(summary: RunSummary(view),
                    configuration: SearchConfigurationSummary(populationSize: c.populationSize, epochs: c.epochs, perturbationInterval: c.perturbationInterval,
                                                              mode: c.mode.rawValue, explore: c.explore.rawValue, initialPolicy: c.initialPolicy.rawValue,
-                                                             seed: c.seed, operations: c.operations.names),
+                                                             controlMembers: c.controlMembers, seed: c.seed, operations: c.operations.names),
                    members: view.members, curves: curves(view), perturbations: view.perturbations, lineage: view.lineage,
                    schedule: schedule(view), workers: view.workers)
     }

@@ -92,7 +92,9 @@ public enum Pages {
         var body = "<h1>Run \(esc(s.record.id)) <span class=\"status-\(s.record.status.rawValue)\">\(s.record.status.rawValue)</span></h1>\n"
         body += "<p>\(esc(s.setup.preset.map { "preset \($0): " } ?? ""))\(c.populationSize) members × \(esc(s.setup.model ?? "model ?")) on \(esc(s.setup.data ?? "data ?"))"
         body += "\(s.setup.trainImages.map { " (\($0) training" } ?? "")\(s.setup.validationImages.map { " / \($0) validation images)" } ?? (s.setup.trainImages == nil ? "" : ")")), "
-        body += "\(c.epochs) epochs, interval \(c.perturbationInterval), \(c.mode.rawValue), explore \(c.explore.rawValue), start \(c.initialPolicy.rawValue), seed \(c.seed)</p>\n"
+        body += "\(c.epochs) epochs, interval \(c.perturbationInterval), \(c.mode.rawValue), explore \(c.explore.rawValue), start \(c.initialPolicy.rawValue)"
+            + (c.controlMembers > 0 ? ", control member\(c.controlMembers == 1 ? "" : "s") 0..<\(c.controlMembers) (zero policy, never exploited)" : "")
+            + ", seed \(c.seed)</p>\n"
         body += "<p id=\"progress\">\(progressBar(p)) \(p.intervalsFinished) intervals finished, \(p.intervalsInFlight) in flight, \(view.perturbations.count) perturbations"
         if let rate = p.rate { body += String(format: ", %.2f member-epochs/min", rate * 60) }
         if let eta = p.etaSeconds { body += ", ETA \(duration(eta))" }

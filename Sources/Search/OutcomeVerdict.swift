@@ -48,7 +48,7 @@ public struct OutcomeVerdict: Hashable, Sendable {
         let policies = outcome.lineage.segments.map(\.policy)
         func isZero(_ p: Policy) -> Bool { p.values.allSatisfy { $0 == 0 } }
         self.winner = outcome.bestMember
-        hadZeroStart = search.configuration.initialPolicy != .sampled
+        hadZeroStart = search.configuration.initialPolicy != .sampled || search.configuration.controlMembers > 0
         winnerAccuracy = outcome.validationAccuracy
         scheduleIsEmpty = outcome.lineage.segments.filter { $0.epochCount > 0 }.allSatisfy { isZero($0.policy) }
         startedAtZero = policies.first.map(isZero) ?? true
@@ -105,7 +105,7 @@ public struct OutcomeVerdict: Hashable, Sendable {
                     + "`pba evaluate --baselines \(baseline)` tells."
             }
             return "Expected to help: unknown. No member trained with the base augmentation alone (\(base)) to the end to compare with "
-                + "(start with --initial-policy mixed); `pba evaluate --baselines \(baseline)` tells."
+                + "(search with --control-members 1); `pba evaluate --baselines \(baseline)` tells."
         }
     }
 }

@@ -172,6 +172,8 @@ public struct PopulationSearch: Hashable, Sendable {
         for m in 0..<c.populationSize {
             let policy: Policy
             switch c.initialPolicy {
+            case _ where c.isControl(m):
+                policy = Policy(zeroFor: c.operations)
             case .zero:
                 policy = Policy(zeroFor: c.operations)
             case .sampled:
@@ -282,7 +284,8 @@ public struct PopulationSearch: Hashable, Sendable {
                 p.members[m].activity = .ready
                 if configuration.exploitAndExplore {
                     let scores = p.members.compactMap { member -> MemberScore? in
-                        guard member.activity != .finished, let score = member.rankingScore else { return nil }
+                        guard member.activity != .finished, !configuration.isControl(member.index),
+                              let score = member.rankingScore else { return nil }
                         return MemberScore(member: member.index, accuracy: score)
                     }
                     let quantiles = PopulationQuantiles(scores: scores, fraction: configuration.quantileFraction)
@@ -367,7 +370,8 @@ public struct PopulationSearch: Hashable, Sendable {
         var actions: [SearchAction] = []
         let active = p.members.filter { $0.activity == .waitingForPopulation }
         if configuration.exploitAndExplore {
-            let scores = active.map { MemberScore(member: $0.index, accuracy: $0.rankingScore ?? -.infinity) }
+            let scores = active.filter { !configuration.isControl($0.index) }
+                .map { MemberScore(member: $0.index, accuracy: $0.rankingScore ?? -.infinity) }
             let quantiles = PopulationQuantiles(scores: scores, fraction: configuration.quantileFraction)
             // Sources are in the top quantile and targets in the bottom: no member is both, so
             // deciding in order sees every source as it was at the end of the interval.

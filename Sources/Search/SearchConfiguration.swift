@@ -59,12 +59,18 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
     public var operations: OperationSet
     /// The run seed every random choice of the search derives from.
     public var seed: UInt64
+    /// Members 0..<controlMembers train the zero policy (with the run's base augmentation: the
+    /// free baseline) to the end and take no part in exploit: never ranked, never copied, never
+    /// copying. They cost their share of the budget and buy a comparison that cannot disappear:
+    /// without one, the zero-policy members of a mixed start are often all overtaken and copy
+    /// augmented ones, and the verdict has nothing to compare the winner with ("unknown").
+    public var controlMembers: Int
 
     public init(populationSize: Int = 16, epochs: Int = 200, perturbationInterval: Int = 3,
                 quantileFraction: Double = 0.25, exploration: ExplorationRules = .pba,
                 explore: ExploreAlgorithm = .pba, pb2: PB2Settings = .standard, selection: SelectionRules = .pba,
                 initialPolicy: InitialPolicy = .zero, mode: Mode = .asynchronous,
-                exploitAndExplore: Bool = true, operations: OperationSet = .pba, seed: UInt64) {
+                exploitAndExplore: Bool = true, operations: OperationSet = .pba, controlMembers: Int = 0, seed: UInt64) {
         self.populationSize = populationSize
         self.epochs = epochs
         self.perturbationInterval = perturbationInterval
@@ -77,12 +83,13 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
         self.mode = mode
         self.exploitAndExplore = exploitAndExplore
         self.operations = operations
+        self.controlMembers = controlMembers
         self.seed = seed
     }
 
     private enum CodingKeys: String, CodingKey {
         case populationSize, epochs, perturbationInterval, quantileFraction, exploration, explore, pb2, selection
-        case initialPolicy, mode, exploitAndExplore, operations, seed
+        case initialPolicy, mode, exploitAndExplore, operations, controlMembers, seed
     }
 
     /// Missing keys take PBA's defaults, so a configuration file names only what it changes;
@@ -103,6 +110,7 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
             mode: try c.decodeIfPresent(Mode.self, forKey: .mode) ?? defaults.mode,
             exploitAndExplore: try c.decodeIfPresent(Bool.self, forKey: .exploitAndExplore) ?? defaults.exploitAndExplore,
             operations: try c.decodeIfPresent(OperationSet.self, forKey: .operations) ?? defaults.operations,
+            controlMembers: try c.decodeIfPresent(Int.self, forKey: .controlMembers) ?? defaults.controlMembers,
             seed: try c.decode(UInt64.self, forKey: .seed))
     }
 
@@ -128,6 +136,9 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
         for (i, amount) in exploration.shiftAmounts.enumerated() where amount < 0 {
             throw bad("exploration.shiftAmounts[\(i)]", "\(amount)", "a non-negative integer")
         }
+        guard controlMembers >= 0, controlMembers < populationSize else {
+            throw bad("controlMembers", "\(controlMembers)", "0 to \(populationSize - 1) (fewer than the population)")
+        }
         guard operations.count >= 1 else { throw bad("operations", "[]", "at least one operation") }
         guard selection.margin >= 0, selection.margin.isFinite else {
             throw bad("selection.margin", "\(selection.margin)", "a non-negative number of standard errors")
@@ -139,7 +150,11 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
     }
 
     /// Members that start at the zero policy under `.mixed`: a quarter (rounded up), at least one.
+    /// Control members are among them when there are fewer controls than that.
     public var mixedZeroMembers: Int { max(1, (populationSize + 3) / 4) }
+
+    /// Whether `member` is a control (see `controlMembers`).
+    public func isControl(_ member: Int) -> Bool { member < controlMembers }
 }
 
 /// How the exploit step ranks members and when a bottom member copies a top one.

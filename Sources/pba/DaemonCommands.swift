@@ -424,7 +424,8 @@ func winnerSummary(_ v: OutcomeVerdict, search: PopulationSearch) -> String {
         line += "its schedule differs from its start"
     }
     if let b = v.baselineMember, let a = v.baselineAccuracy {
-        line += String(format: "\nfree baseline in the population: member %d (zero policy throughout), validation accuracy %.2f%%", b, 100 * a)
+        let role = search.configuration.isControl(b) ? "the control: zero policy throughout, never exploited" : "zero policy throughout"
+        line += String(format: "\nfree baseline in the population: member %d (%@), validation accuracy %.2f%%", b, role, 100 * a)
     }
     return line
 }

@@ -70,6 +70,8 @@ struct PlanOptions: ParsableArguments {
     var smoothing: Double?
     @Option(help: "Copy only when the source's validation accuracy leads the target's by at least this many standard errors of the gap (paired over validation images); 0 = always (PBA).")
     var exploitMargin: Double?
+    @Option(help: "Members that train the zero policy (the free baseline) to the end and take no part in exploit, so the final verdict always has the baseline to compare the winner with (default 1 for demo and reduced-cifar10, 0 for paper: PBA's setup).")
+    var controlMembers: Int?
     @Option(help: "Base augmentation after every policy: padding before the random crop (0 = no crop; default 4).")
     var padding: Int?
     @Option(help: "Base augmentation: a fixed Cutout side after every policy (0 = none, the demo and reduced-cifar10 default: Cutout is one of the policy's operations; paper: 16).")
@@ -81,7 +83,7 @@ struct PlanOptions: ParsableArguments {
     @Option(help: "Run seed.")
     var seed: UInt64?
     @OptionGroup var workerIdentity: WorkerIdentityOptions
-    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, seed, batchSize, learningRate, padding, cutout, flip, foundation); options override it.")
+    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, controlMembers, seed, batchSize, learningRate, padding, cutout, flip, foundation); options override it.")
     var config: String?
 
     func plan() throws -> RunPlan {
@@ -119,6 +121,10 @@ struct PlanOptions: ParsableArguments {
         if let exploitMargin {
             guard exploitMargin >= 0, exploitMargin.isFinite else { throw ValidationError("--exploit-margin must be ≥ 0, got \(exploitMargin)") }
             plan.exploitMargin = exploitMargin
+        }
+        if let controlMembers {
+            guard controlMembers >= 0 else { throw ValidationError("--control-members must be ≥ 0, got \(controlMembers)") }
+            plan.controlMembers = controlMembers
         }
         if let padding { plan.padding = padding }
         if let cutout { plan.cutout = cutout }

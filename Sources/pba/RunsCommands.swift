@@ -36,7 +36,8 @@ func printStatus(_ db: Store, _ record: RunRecord) throws {
     print("  \(configuration.populationSize) members, \(configuration.epochs) epochs, interval \(configuration.perturbationInterval), \(configuration.mode.rawValue), seed \(configuration.seed)")
     let selection = configuration.selection
     print("  start \(configuration.initialPolicy.rawValue), explore \(configuration.explore.rawValue), ranking \(selection.ranking.rawValue)"
-          + (selection.ranking == .smoothed ? " (weight \(selection.smoothing))" : "") + ", exploit margin \(selection.margin) standard errors")
+          + (selection.ranking == .smoothed ? " (weight \(selection.smoothing))" : "") + ", exploit margin \(selection.margin) standard errors"
+          + (configuration.controlMembers > 0 ? ", control members 0..<\(configuration.controlMembers) (zero policy, never exploited)" : ""))
     print("  progress: \(done)/\(total) member-epochs, \(finished.count) intervals finished, \(intervals.count - finished.count) in flight or abandoned, \(search.perturbations.count) perturbations")
     if let first = finished.map(\.startedAt).min(), let last = finished.compactMap(\.finishedAt).max(), last > first {
         let minutes = last.timeIntervalSince(first) / 60
@@ -45,7 +46,7 @@ func printStatus(_ db: Store, _ record: RunRecord) throws {
     print("  member  epoch  val acc  state")
     for m in search.members {
         let acc = m.latestAccuracy.map { String(format: "%6.2f%%", $0 * 100) } ?? "     - "
-        print(String(format: "  %6d  %5d  %@  %@", m.index, m.completedEpochs, acc, "\(m.activity)"))
+        print(String(format: "  %6d  %5d  %@  %@", m.index, m.completedEpochs, acc, "\(m.activity)" + (configuration.isControl(m.index) ? " (control)" : "")))
     }
     let recent = try db.perturbations(run: record.id).suffix(5)
     if !recent.isEmpty {

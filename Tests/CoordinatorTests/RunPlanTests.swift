@@ -15,3 +15,12 @@ final class RunPlanTests: XCTestCase {
         XCTAssertEqual(demo.resolvedInitialPolicy, .sampled)
     }
 }
+
+/// Which presets keep a control member (the free baseline, never exploited) by default.
+final class RunPlanControlTests: XCTestCase {
+    func testTheCPUPresetsKeepOneControlAndThePaperNone() {
+        XCTAssertEqual(RunPlan(preset: .demo).defaults.controlMembers, 1)
+        XCTAssertEqual(RunPlan(preset: .reducedCIFAR10).defaults.controlMembers, 1)
+        XCTAssertEqual(RunPlan(preset: .paper).defaults.controlMembers, 0, "PBA's own setup unchanged")
+    }
+}

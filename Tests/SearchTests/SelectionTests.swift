@@ -7,10 +7,11 @@ import XCTest
 /// the outcome verdict.
 final class SelectionTests: XCTestCase {
     func search(population: Int = 4, epochs: Int = 6, initial: SearchConfiguration.InitialPolicy = .zero,
-                selection: SelectionRules = .pba, mode: SearchConfiguration.Mode = .synchronous) throws -> PopulationSearch {
+                selection: SelectionRules = .pba, mode: SearchConfiguration.Mode = .synchronous,
+                controls: Int = 0) throws -> PopulationSearch {
         var s = try PopulationSearch(configuration: SearchConfiguration(
             populationSize: population, epochs: epochs, perturbationInterval: 3, selection: selection,
-            initialPolicy: initial, mode: mode, seed: 5))
+            initialPolicy: initial, mode: mode, controlMembers: controls, seed: 5))
         _ = s.start()
         return s
     }
@@ -205,8 +206,9 @@ final class SelectionTests: XCTestCase {
     }
 
     /// Runs a whole synchronous search of 4 members over 2 intervals with scripted accuracies.
-    func finished(initial: SearchConfiguration.InitialPolicy, _ rounds: [[(Double, CorrectnessBits?)]]) throws -> PopulationSearch {
-        var s = try search(population: 4, epochs: 3 * rounds.count, initial: initial)
+    func finished(initial: SearchConfiguration.InitialPolicy, controls: Int = 0,
+                  _ rounds: [[(Double, CorrectnessBits?)]]) throws -> PopulationSearch {
+        var s = try search(population: 4, epochs: 3 * rounds.count, initial: initial, controls: controls)
         for r in rounds { _ = interval(&s, r) }
         XCTAssertNotNil(s.outcome)
         return s
@@ -241,7 +243,7 @@ final class SelectionTests: XCTestCase {
         // A sampled start has no free baseline member.
         let none = try finished(initial: .sampled, [[(0.6, nil), (0.5, nil), (0.55, nil), (0.8, nil)]])
         XCTAssertEqual(OutcomeVerdict(search: none)?.expectation, .unknown)
-        XCTAssertTrue(try XCTUnwrap(OutcomeVerdict(search: none)).line(base: "b").contains("--initial-policy mixed"))
+        XCTAssertTrue(try XCTUnwrap(OutcomeVerdict(search: none)).line(base: "b").contains("--control-members 1"))
         // A mixed start whose zero-policy member copied a better one: unknown, but not for want of one.
         let copied = try finished(initial: .mixed, [[(0.3, bits(120, of: n)), (0.5, bits(200, of: n)), (0.55, bits(220, of: n)), (0.8, bits(320, of: n))],
                                                     [(0.82, bits(328, of: n)), (0.5, bits(200, of: n)), (0.55, bits(220, of: n)), (0.81, bits(324, of: n))]])
@@ -254,5 +256,64 @@ final class SelectionTests: XCTestCase {
         let stacked = v2.line(base: "autoaugment, then b", baseline: "autoaugment")
         XCTAssertTrue(stacked.contains("--baselines autoaugment`") && !stacked.contains("--baselines base"), stacked)
         XCTAssertNil(OutcomeVerdict(search: try search()), "no verdict before the end")
+        // The same results with member 0 a control: it keeps the zero policy, so there is a comparison.
+        let controlled = try finished(initial: .mixed, controls: 1,
+                                      [[(0.3, bits(120, of: n)), (0.5, bits(200, of: n)), (0.55, bits(220, of: n)), (0.8, bits(320, of: n))],
+                                       [(0.31, bits(124, of: n)), (0.5, bits(200, of: n)), (0.55, bits(220, of: n)), (0.81, bits(324, of: n))]])
+        let v3 = try XCTUnwrap(OutcomeVerdict(search: controlled))
+        XCTAssertEqual(v3.baselineMember, 0)
+        XCTAssertEqual(v3.winner, 3)
+        XCTAssertEqual(try XCTUnwrap(v3.gap), 0.5, accuracy: 1e-12)
+        XCTAssertEqual(v3.expectation, .likely)
+    }
+
+    /// Member 0 is a control: ranked worst in the first interval and best in the second, in both
+    /// modes it neither copies nor is copied, and keeps the zero policy even in a sampled start.
+    func testControlMembersKeepTheZeroPolicyAndStayOutOfExploit() throws {
+        let zero = Policy(zeroFor: .pba)
+        for mode in SearchConfiguration.Mode.allCases {
+            var s = try search(population: 4, epochs: 9, initial: .sampled, mode: mode, controls: 1)
+            XCTAssertEqual(s.members[0].policy, zero)
+            XCTAssertTrue(s.members.dropFirst().allSatisfy { $0.policy != zero })
+            var all = interval(&s, [(0.1, nil), (0.5, nil), (0.6, nil), (0.7, nil)])
+            if mode == .synchronous {
+                // Without the control, member 0 would copy; among the other three the worst (1) copies the best (3).
+                XCTAssertEqual(copies(all).map(\.target), [1])
+                XCTAssertEqual(copies(all).map(\.source), [3])
+            }
+            // Until the end (asynchronously a copy moves a member's epoch, so rounds are uneven).
+            while s.outcome == nil {
+                var handed: [Assignment] = []
+                while case let .train(a)? = s.assignmentRequested().first { handed.append(a) }
+                XCTAssertFalse(handed.isEmpty)
+                for a in handed {
+                    let acc = [0.9, 0.5, 0.6, 0.4][a.member]
+                    all += s.assignmentFinished(IntervalResult(assignment: a.id, validationAccuracy: acc, trainLoss: 1, validationCorrect: nil))
+                }
+            }
+            XCTAssertFalse(copies(all).isEmpty, "\(mode): the other members still exploit")
+            XCTAssertFalse(copies(all).contains { $0.source == 0 || $0.target == 0 }, "\(mode): \(copies(all))")
+            XCTAssertEqual(s.outcome?.bestMember, 0, "\(mode): the control can still win")
+            XCTAssertEqual(s.members[0].perturbationCount, 0)
+            XCTAssertTrue(s.members[0].lineage.segments.allSatisfy { $0.policy == zero })
+            XCTAssertFalse(s.perturbations.contains { $0.source == 0 || $0.target == 0 })
+            XCTAssertEqual(OutcomeVerdict(search: s)?.expectation, .no, "the control won: nothing beat the base")
+        }
+        // Without controls the same first interval copies into member 0.
+        var plain = try search(population: 4, epochs: 9, initial: .sampled)
+        XCTAssertEqual(copies(interval(&plain, [(0.1, nil), (0.5, nil), (0.6, nil), (0.7, nil)])).map(\.target), [0])
+    }
+
+    func testControlMembersAreValidatedAndStored() throws {
+        for bad in [-1, 4, 5] {
+            XCTAssertThrowsError(try SearchConfiguration(populationSize: 4, controlMembers: bad, seed: 1).validate()) { error in
+                XCTAssertTrue("\(error)".contains("controlMembers"), "\(error)")
+            }
+        }
+        XCTAssertNoThrow(try SearchConfiguration(populationSize: 4, controlMembers: 3, seed: 1).validate())
+        let old = try JSONDecoder().decode(SearchConfiguration.self, from: Data(#"{"seed": 3}"#.utf8))
+        XCTAssertEqual(old.controlMembers, 0, "runs stored before controls replay unchanged")
+        let new = SearchConfiguration(controlMembers: 2, seed: 4)
+        XCTAssertEqual(try JSONDecoder().decode(SearchConfiguration.self, from: try JSONEncoder().encode(new)).controlMembers, 2)
     }
 }
