@@ -21,56 +21,79 @@ typedef int i8 __attribute__((vector_size(32), aligned(4)));
 
 // kind 0: acc[ch] += Σ x; kind 1: acc[ch] += Σ (x − mean)²;
 // kind 2: acc[ch] += Σ dz and acc[c + ch] += Σ dz·x̂, dz = dy·[y > 0] (relu) or dy, x̂ = (x − mean)·invstd.
+// One channel vector at a time over a block's rows, its float sums in registers: the first
+// version kept them in a stack array and every row's add waited on the previous row's store
+// (8 GB/s against 70 from registers on a Zen 4, at 16 channels). Each lane still adds its rows
+// in order and each block's sums go into the doubles in block order, so the bits are unchanged.
 #define SUMS_BODY                                                                                 \
-    int width = kind == 2 ? 2 * c : c;                                                            \
-    float f[width];                                                                               \
     for (long start = r0; start < r1; start += BN_BLOCK) {                                        \
         long end = r1 - start < BN_BLOCK ? r1 : start + BN_BLOCK;                                 \
-        for (int ch = 0; ch < width; ch += L) ST(f + ch, (VT){0});                                \
-        for (long r = start; r < end; r++) {                                                      \
-            const float *xr = x + r * c;                                                          \
-            for (int ch = 0; ch < c; ch += L) {                                                   \
-                VT v = LD(xr + ch);                                                               \
-                if (kind == 0) {                                                                  \
-                    ST(f + ch, LD(f + ch) + v);                                                   \
-                } else if (kind == 1) {                                                           \
-                    VT d = v - LD(mean + ch);                                                     \
-                    ST(f + ch, LD(f + ch) + d * d);                                               \
-                } else {                                                                          \
-                    VT g = LD(dy + r * c + ch);                                                   \
-                    if (relu) g = (VT)((IVT)g & (v * LD(scale + ch) + LD(shift + ch) > (VT){0}));  \
-                    VT xhat = (v - LD(mean + ch)) * LD(invstd + ch);                              \
-                    ST(f + ch, LD(f + ch) + g);                                                   \
-                    ST(f + c + ch, LD(f + c + ch) + g * xhat);                                    \
+        for (int ch = 0; ch < c; ch += L) {                                                       \
+            const float *xc = x + ch;                                                             \
+            VT a = (VT){0}, b = (VT){0};                                                          \
+            if (kind == 0) {                                                                      \
+                for (long r = start; r < end; r++) a = a + LD(xc + r * c);                        \
+            } else if (kind == 1) {                                                               \
+                VT m = LD(mean + ch);                                                             \
+                for (long r = start; r < end; r++) {                                              \
+                    VT d = LD(xc + r * c) - m;                                                    \
+                    a = a + d * d;                                                                \
+                }                                                                                 \
+            } else {                                                                              \
+                VT m = LD(mean + ch), is = LD(invstd + ch), sc = (VT){0}, sh = (VT){0};         \
+                if (relu) { sc = LD(scale + ch); sh = LD(shift + ch); }                           \
+                const float *gc = dy + ch;                                                        \
+                for (long r = start; r < end; r++) {                                              \
+                    VT v = LD(xc + r * c);                                                        \
+                    VT g = LD(gc + r * c);                                                        \
+                    if (relu) g = (VT)((IVT)g & (v * sc + sh > (VT){0}));                         \
+                    VT xhat = (v - m) * is;                                                       \
+                    a = a + g;                                                                    \
+                    b = b + g * xhat;                                                             \
                 }                                                                                 \
             }                                                                                     \
+            for (int i = 0; i < L; i++) acc[ch + i] += (double)a[i];                              \
+            if (kind == 2)                                                                        \
+                for (int i = 0; i < L; i++) acc[c + ch + i] += (double)b[i];                      \
         }                                                                                         \
-        for (int ch = 0; ch < width; ch++) acc[ch] += (double)f[ch];                              \
     }
 
 #define SUMS_ARGS int kind, int relu, const float *x, const float *dy, const float *scale, const float *shift, const float *mean, \
                   const float *invstd, int c, long r0, long r1, double *acc
 
+// The elementwise passes run, like the sums, one channel vector at a time over a block of rows
+// (which stays in L1 across the vectors), so the per-channel coefficients sit in registers instead
+// of being loaded again for every row.
 #define APPLY_BODY                                                                                \
-    for (long r = r0; r < r1; r++) {                                                              \
+    for (long start = r0; start < r1; start += BN_BLOCK) {                                        \
+        long end = r1 - start < BN_BLOCK ? r1 : start + BN_BLOCK;                                 \
         for (int ch = 0; ch < c; ch += L) {                                                       \
-            VT v = LD(x + r * c + ch) * LD(scale + ch) + LD(shift + ch);                          \
-            if (relu) v = (VT)((IVT)v & (v > (VT){0}));                                              \
-            ST(out + r * c + ch, v);                                                              \
+            VT sc = LD(scale + ch), sh = LD(shift + ch);                                          \
+            for (long r = start; r < end; r++) {                                                  \
+                VT v = LD(x + r * c + ch) * sc + sh;                                              \
+                if (relu) v = (VT)((IVT)v & (v > (VT){0}));                                       \
+                ST(out + r * c + ch, v);                                                          \
+            }                                                                                     \
         }                                                                                         \
     }
 
 #define APPLY_ARGS int relu, const float *x, const float *scale, const float *shift, int c, long r0, long r1, float *out
 
 #define BACKWARD_BODY                                                                             \
-    for (long r = r0; r < r1; r++) {                                                              \
+    for (long start = r0; start < r1; start += BN_BLOCK) {                                        \
+        long end = r1 - start < BN_BLOCK ? r1 : start + BN_BLOCK;                                 \
         for (int ch = 0; ch < c; ch += L) {                                                       \
-            long o = r * c + ch;                                                                  \
-            VT g = LD(dy + o);                                                                    \
-            VT xv = LD(x + o);                                                                    \
-            if (relu) g = (VT)((IVT)g & (xv * LD(scale + ch) + LD(shift + ch) > (VT){0}));          \
-            VT xhat = (xv - LD(mean + ch)) * LD(invstd + ch);                                     \
-            ST(dx + o, LD(ca + ch) * (g - LD(cb + ch) - xhat * LD(cc + ch)));                     \
+            VT m = LD(mean + ch), is = LD(invstd + ch), a = LD(ca + ch), b = LD(cb + ch), k = LD(cc + ch); \
+            VT sc = (VT){0}, sh = (VT){0};                                                        \
+            if (relu) { sc = LD(scale + ch); sh = LD(shift + ch); }                               \
+            for (long r = start; r < end; r++) {                                                  \
+                long o = r * c + ch;                                                              \
+                VT g = LD(dy + o);                                                                \
+                VT xv = LD(x + o);                                                                \
+                if (relu) g = (VT)((IVT)g & (xv * sc + sh > (VT){0}));                            \
+                VT xhat = (xv - m) * is;                                                          \
+                ST(dx + o, a * (g - b - xhat * k));                                               \
+            }                                                                                     \
         }                                                                                         \
     }
 
