@@ -93,7 +93,7 @@ public enum Pages {
         body += "<p>\(esc(s.setup.preset.map { "preset \($0): " } ?? ""))\(c.populationSize) members × \(esc(s.setup.model ?? "model ?")) on \(esc(s.setup.data ?? "data ?"))"
         body += "\(s.setup.trainImages.map { " (\($0) training" } ?? "")\(s.setup.validationImages.map { " / \($0) validation images)" } ?? (s.setup.trainImages == nil ? "" : ")")), "
         body += "\(c.epochs) epochs, interval \(c.perturbationInterval), \(c.mode.rawValue), explore \(c.explore.rawValue), start \(c.initialPolicy.rawValue)"
-            + (c.controlMembers > 0 ? ", control member\(c.controlMembers == 1 ? "" : "s") 0..<\(c.controlMembers) (zero policy, never exploited)" : "")
+            + (c.controlSummary.map { ", \($0)" } ?? "")
             + ", seed \(c.seed)</p>\n"
         body += "<p id=\"progress\">\(progressBar(p)) \(p.intervalsFinished) intervals finished, \(p.intervalsInFlight) in flight, \(view.perturbations.count) perturbations"
         if let rate = p.rate { body += String(format: ", %.2f member-epochs/min", rate * 60) }

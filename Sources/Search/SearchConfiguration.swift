@@ -155,6 +155,15 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
 
     /// Whether `member` is a control (see `controlMembers`).
     public func isControl(_ member: Int) -> Bool { member < controlMembers }
+
+    /// "control member 0 (zero policy, never exploited)", "control members 0-2 (...)", or nil.
+    public var controlSummary: String? {
+        switch controlMembers {
+        case 0: return nil
+        case 1: return "control member 0 (zero policy, never exploited)"
+        default: return "control members 0-\(controlMembers - 1) (zero policy, never exploited)"
+        }
+    }
 }
 
 /// How the exploit step ranks members and when a bottom member copies a top one.

@@ -315,5 +315,8 @@ final class SelectionTests: XCTestCase {
         XCTAssertEqual(old.controlMembers, 0, "runs stored before controls replay unchanged")
         let new = SearchConfiguration(controlMembers: 2, seed: 4)
         XCTAssertEqual(try JSONDecoder().decode(SearchConfiguration.self, from: try JSONEncoder().encode(new)).controlMembers, 2)
+        XCTAssertNil(old.controlSummary)
+        XCTAssertEqual(SearchConfiguration(controlMembers: 1, seed: 1).controlSummary, "control member 0 (zero policy, never exploited)")
+        XCTAssertEqual(new.controlSummary?.hasPrefix("control members 0-1 "), true)
     }
 }
