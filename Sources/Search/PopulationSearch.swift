@@ -172,9 +172,7 @@ public struct PopulationSearch: Hashable, Sendable {
         for m in 0..<c.populationSize {
             let policy: Policy
             switch c.initialPolicy {
-            case _ where c.isControl(m):
-                policy = Policy(zeroFor: c.operations)
-            case .zero:
+            case .zero, _ where c.isControl(m):
                 policy = Policy(zeroFor: c.operations)
             case .sampled:
                 var random = SearchStreams.initialPolicy(seed: c.seed, member: m)
