@@ -120,26 +120,21 @@ typedef void (*gradient_fn)(GRADIENT_ARGS);
 #define GRADIENT_ROW(SUFFIX, NV) \
     {gradient_##SUFFIX##_##NV##_1, gradient_##SUFFIX##_##NV##_2, gradient_##SUFFIX##_##NV##_3, gradient_##SUFFIX##_##NV##_4}
 
-// Per instruction set: forward by vector count (1, 2, 4 → index 0, 1, 2) with P pixels per block
-// chosen so that P·NV accumulators cover the FMA latency and fit the registers.
+// Every kernel of one instruction set (VT, L defined): forward and weight gradient for 1, 2 and 4
+// output vectors (index 0, 1, 2), the forward with P1/P2/P4 pixels per block, chosen so that
+// P·NV accumulators cover the FMA latency and fit the registers.
+#define INSTRUCTION_SET(SUFFIX, TARGET, P1, P2, P4)                                               \
+    FORWARD(SUFFIX, TARGET, 1, P1) FORWARD(SUFFIX, TARGET, 2, P2) FORWARD(SUFFIX, TARGET, 4, P4) \
+    GRADIENTS(SUFFIX, TARGET, 1) GRADIENTS(SUFFIX, TARGET, 2) GRADIENTS(SUFFIX, TARGET, 4)
+
 #define VT v16
 #define L 16
-FORWARD(512, "avx512f", 1, 8)
-FORWARD(512, "avx512f", 2, 8)
-FORWARD(512, "avx512f", 4, 4)
-GRADIENTS(512, "avx512f", 1)
-GRADIENTS(512, "avx512f", 2)
-GRADIENTS(512, "avx512f", 4)
+INSTRUCTION_SET(512, "avx512f", 8, 8, 4)
 #undef VT
 #undef L
 #define VT v8
 #define L 8
-FORWARD(256, "avx2,fma", 1, 8)
-FORWARD(256, "avx2,fma", 2, 4)
-FORWARD(256, "avx2,fma", 4, 2)
-GRADIENTS(256, "avx2,fma", 1)
-GRADIENTS(256, "avx2,fma", 2)
-GRADIENTS(256, "avx2,fma", 4)
+INSTRUCTION_SET(256, "avx2,fma", 8, 4, 2)
 #undef VT
 #undef L
 
