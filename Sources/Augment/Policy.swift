@@ -34,15 +34,26 @@ public struct Policy: Hashable, Sendable {
 
     public let operations: OperationSet
     public private(set) var values: [Int]
+    /// The baseline recipe (AutoAugment, TrivialAugment, RandAugment) this member's policy is
+    /// stacked on, when the search gave members different ones: a mixed start that holds every
+    /// free baseline as a member copies and explores them like any policy, so the foundation
+    /// travels with the values: inherited on copy and kept by explore, so a lineage has one
+    /// foundation throughout and its schedule records it once (`baseAugmentation.foundation`).
+    /// Nil: the run's own (its `--foundation`, or none). Only `foundationStage`-capable
+    /// baselines are allowed (see `init(values:operations:foundation:)`).
+    public private(set) var foundation: Baseline?
 
     /// A policy with every probability and magnitude zero (PBA's starting point).
-    public init(zeroFor operations: OperationSet = .pba) {
+    public init(zeroFor operations: OperationSet = .pba, foundation: Baseline? = nil) {
         self.operations = operations
         self.values = Array(repeating: 0, count: 4 * operations.count)
+        self.foundation = foundation?.foundationStage == nil ? nil : foundation
     }
 
-    /// Validates length and ranges; the error names the offending index.
-    public init(values: [Int], operations: OperationSet = .pba) throws(PolicyError) {
+    /// Validates length, ranges and the foundation; the error names the offending index.
+    public init(values: [Int], operations: OperationSet = .pba, foundation: Baseline? = nil) throws(PolicyError) {
+        if let foundation, foundation.foundationStage == nil { throw .notAFoundation(foundation.name) }
+        self.foundation = foundation
         guard values.count == 4 * operations.count else {
             throw .wrongLength(expected: 4 * operations.count, got: values.count)
         }
@@ -83,6 +94,17 @@ public struct Policy: Hashable, Sendable {
         }
     }
 
+    /// The same integers on another foundation (nil: the run's own); not a foundation-capable
+    /// baseline (`base`, `none`, `cutout`) also means nil.
+    public func on(foundation: Baseline?) -> Policy {
+        var p = self
+        p.foundation = foundation?.foundationStage == nil ? nil : foundation
+        return p
+    }
+
+    /// Whether every probability and magnitude is zero (on whatever foundation).
+    public var isZero: Bool { values.allSatisfy { $0 == 0 } }
+
     /// Sets integer `i`, clamped into its range.
     public mutating func set(_ i: Int, clamping v: Int) {
         let r = Policy.range(ofIndex: i)
@@ -94,6 +116,7 @@ public enum PolicyError: Error, CustomStringConvertible, Equatable {
     case wrongLength(expected: Int, got: Int)
     case outOfRange(index: Int, value: Int, allowed: ClosedRange<Int>, field: String)
     case unknownOperation(String)
+    case notAFoundation(String)
 
     public var description: String {
         switch self {
@@ -103,6 +126,8 @@ public enum PolicyError: Error, CustomStringConvertible, Equatable {
             return "policy integer \(index) (\(field)) is \(value), allowed \(allowed.lowerBound)...\(allowed.upperBound)"
         case let .unknownOperation(name):
             return "unknown operation '\(name)'"
+        case let .notAFoundation(name):
+            return "'\(name)' cannot be a policy's foundation (one of \(Baseline.foundationNames.joined(separator: ", ")))"
         }
     }
 }

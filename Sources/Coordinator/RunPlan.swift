@@ -37,6 +37,8 @@ public struct RunPlan: Codable, Hashable, Sendable {
     public var exploitMargin: Double?
     /// Members kept at the zero policy and out of exploit (`SearchConfiguration.controlMembers`).
     public var controlMembers: Int?
+    /// The free baselines the zero members train (`SearchConfiguration.startBaselines`); nil: base.
+    public var startBaselines: [String]?
     public var batchSize: Int?
     public var learningRate: Double?
     /// Base augmentation after every policy: pad (+ random crop), flip, Cutout side (0 = off).
@@ -113,6 +115,9 @@ public struct RunPlan: Codable, Hashable, Sendable {
             do { _ = try Baseline.foundation(named: foundation) } catch { throw RunPlanError("foundation: \(error)") }
             job.foundation = foundation
         }
+        if let startBaselines, job.foundation != nil, startBaselines != ["base"] {
+            throw RunPlanError("startBaselines \(startBaselines.joined(separator: ",")) with foundation \(job.foundation!): a member's own foundation replaces the run's, so give one or the other (startBaselines base,\(job.foundation!),... holds the run's foundation as one baseline among them)")
+        }
         guard job.trainSize + job.validationSize <= train.count else {
             throw RunPlanError("\(dataSource) has \(train.count) training images; train \(job.trainSize) + validation \(job.validationSize) do not fit")
         }
@@ -123,7 +128,8 @@ public struct RunPlan: Codable, Hashable, Sendable {
         let search = SearchConfiguration(populationSize: population ?? d.population, epochs: options.epochs,
                                          perturbationInterval: interval ?? d.interval, explore: explore ?? .pba, selection: selection,
                                          initialPolicy: resolvedInitialPolicy, mode: mode ?? .asynchronous,
-                                         controlMembers: controlMembers ?? d.controlMembers, seed: runSeed)
+                                         controlMembers: controlMembers ?? d.controlMembers,
+                                         startBaselines: startBaselines ?? ["base"], seed: runSeed)
         try search.validate()
         return (job, search)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Engine
+import Augment
 import Search
 import Schedule
 import Store
@@ -37,6 +38,14 @@ public final class SearchWork: CoordinatedWork {
 
     public func stop() throws { try store.setStatus(run: runId, .stopped) }
 
+    /// A member's policy as the worker receives it: on its own foundation when it has one.
+    static func wireAugmentation(_ policy: Policy) -> AugmentationSpec {
+        if let foundation = policy.foundation {
+            return .policyOnFoundation(foundation: foundation.name, operations: policy.operations.names, values: policy.values)
+        }
+        return .policy(operations: policy.operations.names, values: policy.values)
+    }
+
     public func nextAssignment(worker id: String) throws -> Assign? {
         let actions = search.assignmentRequested()
         guard let assignment = actions.compactMap({ if case let .train(a) = $0 { return a } else { return nil } }).first else { return nil }
@@ -58,7 +67,7 @@ public final class SearchWork: CoordinatedWork {
         return Assign(assignmentId: assignment.id.rawValue, kind: .searchInterval, member: UInt32(assignment.member),
                       epochStart: UInt32(assignment.epochs.lowerBound), epochEnd: UInt32(assignment.epochs.upperBound),
                       trainingSeed: assignment.trainingSeed,
-                      augmentation: .policy(operations: assignment.policy.operations.names, values: assignment.policy.values),
+                      augmentation: Self.wireAugmentation(assignment.policy),
                       checkpoint: checkpoint)
     }
 

@@ -94,6 +94,7 @@ public enum Pages {
         body += "\(s.setup.trainImages.map { " (\($0) training" } ?? "")\(s.setup.validationImages.map { " / \($0) validation images)" } ?? (s.setup.trainImages == nil ? "" : ")")), "
         body += "\(c.epochs) epochs, interval \(c.perturbationInterval), \(c.mode.rawValue), explore \(c.explore.rawValue), start \(c.initialPolicy.rawValue)"
             + (c.controlSummary.map { ", \($0)" } ?? "")
+            + (c.startSummary.map { ", \($0)" } ?? "")
             + ", seed \(c.seed)</p>\n"
         body += "<p id=\"progress\">\(progressBar(p)) \(p.intervalsFinished) intervals finished, \(p.intervalsInFlight) in flight, \(view.perturbations.count) perturbations"
         if let rate = p.rate { body += String(format: ", %.2f member-epochs/min", rate * 60) }

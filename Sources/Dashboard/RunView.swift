@@ -67,19 +67,23 @@ public struct PolicySummary: Hashable, Sendable, Codable {
     /// Tuples with probability > 0, by probability then layout order.
     public var active: [Tuple]
     public var values: [Int]
+    /// The member's own foundation (`Policy.foundation`); nil, and absent from the JSON: the run's.
+    public var foundation: String?
 
     public init(_ policy: Policy) {
         values = policy.values
+        foundation = policy.foundation?.name
         active = policy.tuples.filter { $0.probability > 0 }
             .sorted { $0.probability != $1.probability ? $0.probability > $1.probability : $0.operation < $1.operation }
             .map { Tuple(operation: policy.operations.names[$0.operation], probability: Double($0.probability) / 10, magnitude: $0.magnitude) }
     }
 
     /// "Rotate p0.3 m7, Cutout p0.2 m4 +3 more", or "no operation" for the zero policy.
+    /// On a member's own foundation: "autoaugment + Rotate p0.3 m7", "autoaugment alone".
     public func text(limit: Int = 3) -> String {
-        guard !active.isEmpty else { return "no operation" }
+        guard !active.isEmpty else { return foundation.map { "\($0) alone" } ?? "no operation" }
         let shown = active.prefix(limit).map { "\($0.operation) p\(String(format: "%.1f", $0.probability)) m\($0.magnitude)" }
-        return shown.joined(separator: ", ") + (active.count > limit ? " +\(active.count - limit) more" : "")
+        return (foundation.map { "\($0) + " } ?? "") + shown.joined(separator: ", ") + (active.count > limit ? " +\(active.count - limit) more" : "")
     }
 }
 

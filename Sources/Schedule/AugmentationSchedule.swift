@@ -49,12 +49,18 @@ public struct AugmentationSchedule: Hashable, Sendable {
         self.lineage = lineage
     }
 
-    /// The schedule of a finished search: the best member's lineage.
+    /// The schedule of a finished search: the best member's lineage. When its members had their
+    /// own foundations (`SearchConfiguration.startBaselines`), the winner's is the document's:
+    /// a copy inherits its source's foundation with its lineage and explore keeps it, so one
+    /// lineage has one foundation throughout.
     public init(outcome: SearchOutcome, configuration: SearchConfiguration, context: ScheduleContext) {
         var provenance = context.provenance
         provenance.finalValidationAccuracy = outcome.validationAccuracy.isFinite ? outcome.validationAccuracy : nil
         var context = context
         context.provenance = provenance
+        if let foundation = outcome.lineage.segments.first?.policy.foundation {
+            context.baseAugmentation.foundation = foundation.name
+        }
         self.init(operations: configuration.operations, learnedEpochs: outcome.epochs,
                   segments: outcome.lineage.segments.map {
                       ScheduleSegment(startEpoch: $0.startEpoch, endEpoch: $0.endEpoch, policy: $0.policy.values)

@@ -340,8 +340,9 @@ public struct TimeVaryingGP: Sendable {
 public enum PB2Explore {
     /// The policy a target that copied `source` at `epoch` trains with next.
     ///
-    /// 1. Observations whose policy has another operation set or whose improvement is not finite
-    ///    are dropped; the rest are ordered by epoch (stable) and the last `settings.window` kept.
+    /// 1. Observations whose policy has another operation set or another foundation (the same
+    ///    integers stacked on AutoAugment are another bandit arm), or whose improvement is not
+    ///    finite, are dropped; the rest are ordered by epoch (stable) and the last `settings.window` kept.
     /// 2. With fewer than 2, or with all improvements equal, the bandit has nothing to learn from,
     ///    and the result is `PolicyExploration.explore(source, rules: fallback, using: &random)`
     ///    (PBA's explore), drawn from `random` as it was passed in.
@@ -349,7 +350,7 @@ public enum PB2Explore {
     ///    PB2's reference does, so one outlier interval cannot dominate the fit); policies are
     ///    normalised by `normalisedInput`; time is the epoch. `TimeVaryingGP.fitted` fits the GP.
     /// 4. Candidates, drawn from `random` in this order: `candidates − candidates/2` PBA-explore
-    ///    perturbations of `source`, then `candidates/2` uniform samples. Local perturbations
+    ///    perturbations of `source`, then `candidates/2` uniform samples (on `source`'s foundation). Local perturbations
     ///    exploit what the source already does well, uniform ones reach the rest of the box.
     /// 5. Each is scored at time `epoch` by mean + kappa · sd and the first maximum returned
     ///    (a tie goes to a perturbation, the candidate nearer to the policy that just won).
@@ -360,7 +361,7 @@ public enum PB2Explore {
         settings: PB2Settings, fallback: ExplorationRules, using random: inout R
     ) -> Policy {
         let usable = observations
-            .filter { $0.policy.operations == source.operations && $0.improvement.isFinite }
+            .filter { $0.policy.operations == source.operations && $0.policy.foundation == source.foundation && $0.improvement.isFinite }
             .sorted { $0.epoch < $1.epoch }
         let recent = usable.suffix(max(0, settings.window))
         guard recent.count >= 2, let targets = standardisedTargets(recent.map(\.improvement)),
@@ -378,7 +379,7 @@ public enum PB2Explore {
             candidates.append(PolicyExploration.explore(source, rules: fallback, using: &random))
         }
         for _ in 0..<uniform {
-            candidates.append(PolicyExploration.sample(operations: source.operations, using: &random))
+            candidates.append(PolicyExploration.sample(operations: source.operations, using: &random).on(foundation: source.foundation))
         }
         let weight = kappa(observations: recent.count)
         let time = Double(epoch)

@@ -173,13 +173,13 @@ public struct PopulationSearch: Hashable, Sendable {
             let policy: Policy
             switch c.initialPolicy {
             case .zero, _ where c.isControl(m):
-                policy = Policy(zeroFor: c.operations)
+                policy = Policy(zeroFor: c.operations, foundation: c.startFoundation(ofZeroMember: m))
             case .sampled:
                 var random = SearchStreams.initialPolicy(seed: c.seed, member: m)
                 policy = PolicyExploration.sample(operations: c.operations, using: &random)
             case .mixed:
                 if m < c.mixedZeroMembers {
-                    policy = Policy(zeroFor: c.operations)
+                    policy = Policy(zeroFor: c.operations, foundation: c.startFoundation(ofZeroMember: m))
                 } else {
                     var random = SearchStreams.initialPolicy(seed: c.seed, member: m)
                     policy = PolicyExploration.sample(operations: c.operations, using: &random)

@@ -65,12 +65,23 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
     /// without one, the zero-policy members of a mixed start are often all overtaken and copy
     /// augmented ones, and the verdict has nothing to compare the winner with ("unknown").
     public var controlMembers: Int
+    /// The free baselines the zero-policy members of a zero or mixed start train, by name
+    /// (`base`, `autoaugment`, `trivialaugment`, `randaugment`, `randaugment(N,M)`): zero member
+    /// i takes entry i mod count, so control member 0 takes the first. `base` is the run's own
+    /// free baseline (its base augmentation, on its foundation if it has one); the others
+    /// become that member's foundation (`Policy.foundation`), which copies inherit and explore
+    /// keeps. With every baseline a member, exploit cannot end below the best of them on
+    /// validation, and a winner that kept one of them unchanged names the baseline to use.
+    /// `none` and `cutout` are not members: they differ in the base augmentation, which is the
+    /// run's (a Cutout operation in the policy covers `cutout`).
+    public var startBaselines: [String]
 
     public init(populationSize: Int = 16, epochs: Int = 200, perturbationInterval: Int = 3,
                 quantileFraction: Double = 0.25, exploration: ExplorationRules = .pba,
                 explore: ExploreAlgorithm = .pba, pb2: PB2Settings = .standard, selection: SelectionRules = .pba,
                 initialPolicy: InitialPolicy = .zero, mode: Mode = .asynchronous,
-                exploitAndExplore: Bool = true, operations: OperationSet = .pba, controlMembers: Int = 0, seed: UInt64) {
+                exploitAndExplore: Bool = true, operations: OperationSet = .pba, controlMembers: Int = 0,
+                startBaselines: [String] = ["base"], seed: UInt64) {
         self.populationSize = populationSize
         self.epochs = epochs
         self.perturbationInterval = perturbationInterval
@@ -84,12 +95,34 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
         self.exploitAndExplore = exploitAndExplore
         self.operations = operations
         self.controlMembers = controlMembers
+        self.startBaselines = startBaselines
         self.seed = seed
     }
 
     private enum CodingKeys: String, CodingKey {
         case populationSize, epochs, perturbationInterval, quantileFraction, exploration, explore, pb2, selection
-        case initialPolicy, mode, exploitAndExplore, operations, controlMembers, seed
+        case initialPolicy, mode, exploitAndExplore, operations, controlMembers, startBaselines, seed
+    }
+
+    /// `startBaselines` is written only when it is not the default, so configurations (and the
+    /// schedules that embed them) from before it keep their bytes.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(populationSize, forKey: .populationSize)
+        try c.encode(epochs, forKey: .epochs)
+        try c.encode(perturbationInterval, forKey: .perturbationInterval)
+        try c.encode(quantileFraction, forKey: .quantileFraction)
+        try c.encode(exploration, forKey: .exploration)
+        try c.encode(explore, forKey: .explore)
+        try c.encode(pb2, forKey: .pb2)
+        try c.encode(selection, forKey: .selection)
+        try c.encode(initialPolicy, forKey: .initialPolicy)
+        try c.encode(mode, forKey: .mode)
+        try c.encode(exploitAndExplore, forKey: .exploitAndExplore)
+        try c.encode(operations, forKey: .operations)
+        try c.encode(controlMembers, forKey: .controlMembers)
+        if startBaselines != ["base"] { try c.encode(startBaselines, forKey: .startBaselines) }
+        try c.encode(seed, forKey: .seed)
     }
 
     /// Missing keys take PBA's defaults, so a configuration file names only what it changes;
@@ -111,6 +144,7 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
             exploitAndExplore: try c.decodeIfPresent(Bool.self, forKey: .exploitAndExplore) ?? defaults.exploitAndExplore,
             operations: try c.decodeIfPresent(OperationSet.self, forKey: .operations) ?? defaults.operations,
             controlMembers: try c.decodeIfPresent(Int.self, forKey: .controlMembers) ?? defaults.controlMembers,
+            startBaselines: try c.decodeIfPresent([String].self, forKey: .startBaselines) ?? defaults.startBaselines,
             seed: try c.decode(UInt64.self, forKey: .seed))
     }
 
@@ -140,6 +174,22 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
             throw bad("controlMembers", "\(controlMembers)", "0 to \(populationSize - 1) (fewer than the population)")
         }
         guard operations.count >= 1 else { throw bad("operations", "[]", "at least one operation") }
+        guard !startBaselines.isEmpty else { throw bad("startBaselines", "[]", "at least one baseline (base)") }
+        guard startBaselines.count <= populationSize else {
+            throw bad("startBaselines", "\(startBaselines.count) baselines", "at most the population (\(populationSize))")
+        }
+        var seenBaselines = Set<String>()
+        for (i, name) in startBaselines.enumerated() {
+            let expected = "base or a foundation (\(Baseline.foundationNames.joined(separator: ", ")))"
+            guard let b = try? Baseline(name: name), b == .base || b.foundationStage != nil else {
+                throw bad("startBaselines[\(i)]", "'\(name)'", expected)
+            }
+            guard seenBaselines.insert(b.name).inserted else { throw bad("startBaselines[\(i)]", "'\(name)'", "each baseline once") }
+        }
+        if initialPolicy == .sampled, startBaselines != ["base"], controlMembers < startBaselines.count {
+            throw bad("startBaselines", startBaselines.joined(separator: ","),
+                      "only base with a sampled start (zero members train the baselines: use the mixed or zero start, or as many control members)")
+        }
         guard selection.margin >= 0, selection.margin.isFinite else {
             throw bad("selection.margin", "\(selection.margin)", "a non-negative number of standard errors")
         }
@@ -151,10 +201,22 @@ public struct SearchConfiguration: Hashable, Codable, Sendable {
 
     /// Members that start at the zero policy under `.mixed`: a quarter (rounded up), at least one.
     /// Control members are among them when there are fewer controls than that.
-    public var mixedZeroMembers: Int { max(1, (populationSize + 3) / 4) }
+    /// With more start baselines than that, one member per baseline.
+    public var mixedZeroMembers: Int { min(populationSize, max(1, (populationSize + 3) / 4, startBaselines.count)) }
+
+    /// The foundation zero member `member` trains on (`startBaselines`, cycling); nil for `base`.
+    public func startFoundation(ofZeroMember member: Int) -> Baseline? {
+        guard !startBaselines.isEmpty, let b = try? Baseline(name: startBaselines[member % startBaselines.count]) else { return nil }
+        return b.foundationStage == nil ? nil : b
+    }
 
     /// Whether `member` is a control (see `controlMembers`).
     public func isControl(_ member: Int) -> Bool { member < controlMembers }
+
+    /// "zero members train base, autoaugment, ...", or nil for the default (base alone).
+    public var startSummary: String? {
+        startBaselines == ["base"] ? nil : "zero members train \(startBaselines.joined(separator: ", "))"
+    }
 
     /// "control member 0 (zero policy, never exploited)", "control members 0-2 (...)", or nil.
     public var controlSummary: String? {

@@ -116,6 +116,10 @@ public enum JobKind: UInt8, Sendable {
 public enum AugmentationSpec: Equatable, Sendable {
     /// A policy: operation names and the 4·n integers.
     case policy(operations: [String], values: [Int])
+    /// A policy stacked on a member's own foundation (a baseline recipe name, applied first,
+    /// instead of the job's): a search whose start holds every free baseline as a member.
+    /// Sent only for such members, so older workers keep reading every other assignment.
+    case policyOnFoundation(foundation: String, operations: [String], values: [Int])
     /// A schedule document (JSON), stretched to the job's epochs.
     case schedule(json: String)
     /// A named baseline (none, base, cutout, randaugment, trivialaugment, autoaugment).

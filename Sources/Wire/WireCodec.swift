@@ -93,6 +93,9 @@ public enum WireCodec {
                 w.u32(UInt32(values.count)); for v in values { w.u8(UInt8(clamping: v)) }
             case let .schedule(json): w.u8(2); w.text(json)
             case let .baseline(name): w.u8(3); w.text(name)
+            case let .policyOnFoundation(foundation, ops, values):
+                w.u8(4); w.text(foundation); w.u32(UInt32(ops.count)); for o in ops { w.text(o) }
+                w.u32(UInt32(values.count)); for v in values { w.u8(UInt8(clamping: v)) }
             }
             switch a.checkpoint {
             case let .initial(seed): w.u8(1); w.u64(seed)
@@ -153,8 +156,7 @@ public enum WireCodec {
             guard e0 < e1 else { throw .invalidValue(field: "epochs", value: "\(e0)..<\(e1)") }
             let seed = try r.u64("trainingSeed")
             let augmentation: AugmentationSpec
-            switch try r.u8("augmentation") {
-            case 1:
+            func policy() throws(WireError) -> (operations: [String], values: [Int]) {
                 let n = Int(try r.u32("operations.count"))
                 guard n <= 1024 else { throw .invalidValue(field: "operations.count", value: "\(n)") }
                 var ops: [String] = []
@@ -163,9 +165,18 @@ public enum WireCodec {
                 guard m == 4 * n else { throw .invalidValue(field: "policy.count", value: "\(m) for \(n) operations") }
                 var values: [Int] = []
                 for _ in 0..<m { values.append(Int(try r.u8("policy"))) }
-                augmentation = .policy(operations: ops, values: values)
+                return (ops, values)
+            }
+            switch try r.u8("augmentation") {
+            case 1:
+                let p = try policy()
+                augmentation = .policy(operations: p.operations, values: p.values)
             case 2: augmentation = .schedule(json: try r.text("schedule"))
             case 3: augmentation = .baseline(name: try r.text("baseline"))
+            case 4:
+                let foundation = try r.text("foundation")
+                let p = try policy()
+                augmentation = .policyOnFoundation(foundation: foundation, operations: p.operations, values: p.values)
             case let t: throw .invalidValue(field: "augmentation", value: "tag \(t)")
             }
             let checkpoint: CheckpointPayload

@@ -68,7 +68,7 @@ public final class IntervalTrainer: AssignmentBackend {
     func augmentation(for spec: AugmentationSpec) throws -> @Sendable (Int) -> Augmentation {
         let base = job.scheduleBase
         switch spec {
-        case let .policy(operations, values):
+        case let .policy(operations, values), let .policyOnFoundation(_, operations, values):
             let policy: Policy
             do { policy = try Policy(values: values, operations: OperationSet(names: operations)) } catch {
                 throw WorkerError.badAssignment("\(error)")
@@ -76,7 +76,14 @@ public final class IntervalTrainer: AssignmentBackend {
             let resolved: ResolvedPolicy
             do { resolved = try ResolvedPolicy(policy) } catch { throw WorkerError.badAssignment("\(error)") }
             let foundation: AugmentationStage?
-            do { foundation = try job.foundationStage() } catch { throw WorkerError.badAssignment("job foundation: \(error)") }
+            if case let .policyOnFoundation(name, _, _) = spec {
+                // The member's own foundation replaces the job's (a search refuses both).
+                do { foundation = try Baseline.foundation(named: name) } catch {
+                    throw WorkerError.badAssignment("member foundation: \(error)")
+                }
+            } else {
+                do { foundation = try job.foundationStage() } catch { throw WorkerError.badAssignment("job foundation: \(error)") }
+            }
             let a = Augmentation(policy: resolved, base: base, foundation: foundation)
             return { _ in a }
         case let .baseline(name):

@@ -414,17 +414,20 @@ func verdictLine(_ v: OutcomeVerdict, job: JobDescription) -> String {
 
 /// Where the winner came from and whether its schedule differs from its start.
 func winnerSummary(_ v: OutcomeVerdict, search: PopulationSearch) -> String {
-    let start = v.startedAtZero ? "the zero policy" : "a sampled policy"
+    var start = v.startedAtZero ? "the zero policy" : "a sampled policy"
+    if let f = search.outcome?.lineage.segments.first?.policy.foundation { start += " on \(f.name)" }
     var line = "winner: member \(v.winner), started from \(start), \(v.copies) cop\(v.copies == 1 ? "y" : "ies") in its lineage; "
     if v.scheduleIsEmpty {
-        line += "its schedule is empty (zero policy every epoch)"
+        line += v.winnerFoundation.map { "its schedule is empty: the \($0.name) baseline alone (zero policy on it every epoch)" }
+            ?? "its schedule is empty (zero policy every epoch)"
     } else if !v.changedFromStart {
         line += "its schedule is its starting policy unchanged (the search never perturbed it)"
     } else {
         line += "its schedule differs from its start"
     }
     if let b = v.baselineMember, let a = v.baselineAccuracy {
-        let role = search.configuration.isControl(b) ? "the control: zero policy throughout, never exploited" : "zero policy throughout"
+        var role = search.configuration.isControl(b) ? "the control: zero policy throughout, never exploited" : "zero policy throughout"
+        if let f = v.baselineFoundation { role = "\(f.name), " + role }
         line += String(format: "\nfree baseline in the population: member %d (%@), validation accuracy %.2f%%", b, role, 100 * a)
     }
     return line

@@ -72,6 +72,8 @@ struct PlanOptions: ParsableArguments {
     var exploitMargin: Double?
     @Option(help: "Members that train the zero policy (the free baseline) to the end and take no part in exploit, so the final verdict always has the baseline to compare the winner with (default 1 for demo and reduced-cifar10, 0 for paper: PBA's setup).")
     var controlMembers: Int?
+    @Option(help: "The free baselines the zero-policy members of a zero or mixed start train, comma-separated: base and any of autoaugment, trivialaugment, randaugment, randaugment(N,M); `all` = base,autoaugment,trivialaugment,randaugment (default: base). Zero member i trains entry i mod count (control member 0 the first); a baseline other than base becomes that member's foundation, which copies inherit, so exploit cannot end below the best of them on validation and a winner that kept one unchanged names the baseline to use. Not with --foundation.")
+    var startBaselines: String?
     @Option(help: "Base augmentation after every policy: padding before the random crop (0 = no crop; default 4).")
     var padding: Int?
     @Option(help: "Base augmentation: a fixed Cutout side after every policy (0 = none, the demo and reduced-cifar10 default: Cutout is one of the policy's operations; paper: 16).")
@@ -83,7 +85,7 @@ struct PlanOptions: ParsableArguments {
     @Option(help: "Run seed.")
     var seed: UInt64?
     @OptionGroup var workerIdentity: WorkerIdentityOptions
-    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, controlMembers, seed, batchSize, learningRate, padding, cutout, flip, foundation); options override it.")
+    @Option(help: "A JSON file with the same fields (preset, data, model, population, epochs, interval, trainSize, validationSize, mode, initialPolicy, explore, ranking, smoothing, exploitMargin, controlMembers, startBaselines, seed, batchSize, learningRate, padding, cutout, flip, foundation); options override it.")
     var config: String?
 
     func plan() throws -> RunPlan {
@@ -126,6 +128,7 @@ struct PlanOptions: ParsableArguments {
             guard controlMembers >= 0 else { throw ValidationError("--control-members must be ≥ 0, got \(controlMembers)") }
             plan.controlMembers = controlMembers
         }
+        if let startBaselines { plan.startBaselines = try Self.parseStartBaselines(startBaselines) }
         if let padding { plan.padding = padding }
         if let cutout { plan.cutout = cutout }
         if let flip { plan.flip = flip }
@@ -136,6 +139,24 @@ struct PlanOptions: ParsableArguments {
         if let seed { plan.seed = seed }
         if let identity = try workerIdentity.identity() { plan.worker = identity }
         return plan
+    }
+
+    /// "all", or names separated by commas outside parentheses (randaugment(2,9) is one name).
+    static func parseStartBaselines(_ text: String) throws -> [String] {
+        if text.trimmingCharacters(in: .whitespaces) == "all" { return ["base", "autoaugment", "trivialaugment", "randaugment"] }
+        var names: [String] = [], current = "", depth = 0
+        for ch in text {
+            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+            if ch == ",", depth == 0 { names.append(current); current = "" } else { current.append(ch) }
+        }
+        names.append(current)
+        names = names.map { $0.trimmingCharacters(in: .whitespaces) }
+        for (i, name) in names.enumerated() {
+            guard let b = try? Baseline(name: name), b == .base || b.foundationStage != nil else {
+                throw ValidationError("--start-baselines: entry \(i + 1) '\(name)' is not base or a foundation (\(Baseline.foundationNames.joined(separator: ", ")))")
+            }
+        }
+        return names
     }
 }
 

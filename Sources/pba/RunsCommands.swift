@@ -37,7 +37,8 @@ func printStatus(_ db: Store, _ record: RunRecord) throws {
     let selection = configuration.selection
     print("  start \(configuration.initialPolicy.rawValue), explore \(configuration.explore.rawValue), ranking \(selection.ranking.rawValue)"
           + (selection.ranking == .smoothed ? " (weight \(selection.smoothing))" : "") + ", exploit margin \(selection.margin) standard errors"
-          + (configuration.controlSummary.map { ", \($0)" } ?? ""))
+          + (configuration.controlSummary.map { ", \($0)" } ?? "")
+          + (configuration.startSummary.map { ", \($0)" } ?? ""))
     print("  progress: \(done)/\(total) member-epochs, \(finished.count) intervals finished, \(intervals.count - finished.count) in flight or abandoned, \(search.perturbations.count) perturbations")
     if let first = finished.map(\.startedAt).min(), let last = finished.compactMap(\.finishedAt).max(), last > first {
         let minutes = last.timeIntervalSince(first) / 60

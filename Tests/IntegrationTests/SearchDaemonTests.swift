@@ -41,9 +41,19 @@ final class SearchDaemonTests: XCTestCase {
 
     func testSearchEndToEndWithTwoWorkers() throws {
         let dir = try PBAProcess.temporaryDirectory(self)
-        let p = try PBAProcess.start(["search", "--db", dir + "/pba.sqlite", "--workers", "2", "--out", dir + "/out"] + plan, log: dir + "/log")
+        // Every free baseline a member: the four zero members train base, AutoAugment, TrivialAugment
+        // and RandAugment, so the workers receive policies on a member's own foundation.
+        let p = try PBAProcess.start(["search", "--db", dir + "/pba.sqlite", "--workers", "2", "--out", dir + "/out",
+                                      "--start-baselines", "all"] + plan, log: dir + "/log")
         XCTAssertEqual(PBAProcess.wait(p, seconds: 120, "pba search"), 0, (try? String(contentsOfFile: dir + "/log", encoding: .utf8)) ?? "")
         let (run, schedule, store) = try finishedRun(dir + "/pba.sqlite")
+        let stored = try JSONDecoder().decode(SearchConfiguration.self, from: Data(run.searchConfiguration.utf8))
+        XCTAssertEqual(stored.startBaselines, ["base", "autoaugment", "trivialaugment", "randaugment"])
+        XCTAssertEqual(schedule.search?.startBaselines, stored.startBaselines)
+        let replayed = try PopulationSearch.replay(configuration: stored, events: store.events(run: run.id))
+        let outcome = try XCTUnwrap(replayed.outcome)
+        XCTAssertEqual(schedule.baseAugmentation.foundation, outcome.lineage.segments.first?.policy.foundation?.name,
+                       "the schedule carries the winner's own foundation")
         XCTAssertEqual(schedule.learnedEpochs, 4)
         XCTAssertNoThrow(try schedule.validate())
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/out/schedule.json"))
@@ -108,6 +118,9 @@ final class SearchDaemonTests: XCTestCase {
             (["--cutout", "2000"], "cutout must be"),
             (["--padding", "99"], "padding must be"),
             (["--form", "resnet"], "--form must be pba or zagoruyko"),
+            (["--start-baselines", "base,none"], "entry 2 'none' is not base or a foundation"),
+            (["--start-baselines", "base,autoaugment", "--foundation", "trivialaugment"], "give one or the other"),
+            (["--start-baselines", "base,base"], "each baseline once"),
         ]
         for (args, expected) in cases {
             let log = dir + "/log-\(UUID().uuidString)"

@@ -152,6 +152,47 @@ final class ScheduleDocumentTests: XCTestCase {
         XCTAssertNil(try plain.perEpochAugmentation(epochs: 10, base: Augment.BaseAugmentation())(0).foundation)
     }
 
+    /// A search whose zero members trained their own baselines, won by the AutoAugment member
+    /// (never copied) or by a member that copied it: the schedule carries AutoAugment as its
+    /// foundation (version 2), the search block names the start baselines, the schema accepts
+    /// it, and training with it applies AutoAugment before every epoch's policy.
+    func testScheduleOfAMemberOnItsOwnFoundationRecordsIt() throws {
+        let validator = SchemaValidator(root: try scheduleSchema())
+        let configuration = SearchConfiguration(populationSize: 4, epochs: 6, perturbationInterval: 3, initialPolicy: .zero,
+                                                mode: .synchronous, startBaselines: ["base", "autoaugment"], seed: 2)
+        var search = try PopulationSearch(configuration: configuration)
+        _ = search.start()
+        for round in 0..<2 {
+            var batch: [Assignment] = []
+            while case let .train(a)? = search.assignmentRequested().first { batch.append(a) }
+            for a in batch {
+                // Members on AutoAugment (1 and 3) do best; member 0 copies one of them after round 0.
+                let accuracy = a.policy.foundation == .autoAugment ? 0.8 + 0.01 * Double(a.member) : 0.5 - 0.01 * Double(a.member + round)
+                _ = search.assignmentFinished(IntervalResult(assignment: a.id, validationAccuracy: accuracy, trainLoss: 1))
+            }
+        }
+        let outcome = try XCTUnwrap(search.outcome)
+        XCTAssertEqual(outcome.lineage.segments.first?.policy.foundation, .autoAugment)
+        let schedule = AugmentationSchedule(outcome: outcome, configuration: configuration, context: ScheduleContext(
+            dataset: DatasetDescription(name: "fake"), model: ModelDescription(name: "fake"),
+            provenance: ScheduleProvenance(commandLine: ["pba", "search"], pbaVersion: "0.1", runID: "r1", threads: 2)))
+        XCTAssertEqual(schedule.baseAugmentation.foundation, "autoaugment")
+        XCTAssertEqual(schedule.formatVersion, 2)
+        XCTAssertEqual(schedule.search?.startBaselines, ["base", "autoaugment"])
+        let text = String(decoding: try schedule.jsonData(), as: UTF8.self)
+        XCTAssertTrue(text.contains("\"startBaselines\""))
+        XCTAssertEqual(validator.validate(try LiteralParser.parse(text).value), [])
+        let decoded = try AugmentationSchedule.decode(jsonData: Data(text.utf8))
+        XCTAssertEqual(decoded, schedule)
+        guard case .autoAugment? = try decoded.perEpochAugmentation(epochs: 6, base: Augment.BaseAugmentation())(5).foundation else {
+            return XCTFail("training with the schedule must apply its foundation")
+        }
+        // A winner on the run's own base gives a schedule without one, as before.
+        let plain = try searchedSchedule(seed: 4)
+        XCTAssertNil(plain.baseAugmentation.foundation)
+        XCTAssertFalse(String(decoding: try plain.jsonData(), as: UTF8.self).contains("startBaselines"))
+    }
+
     /// A synchronous search with a deterministic fake trainer whose validation accuracy rises
     /// with the policy's total magnitude; returns its schedule.
     func searchedSchedule(seed: UInt64, epochs: Int = 24) throws -> AugmentationSchedule {

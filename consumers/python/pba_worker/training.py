@@ -93,17 +93,37 @@ class Context:
                 raise AssignmentError(f"job foundation: {e}") from None
         return name
 
+    @staticmethod
+    def member_foundation(name: str) -> str:
+        """A member's own foundation (ASSIGN tag 4: a search starting from several baselines),
+        checked: it replaces the job's, as in pba's IntervalTrainer."""
+        try:
+            ps.parse_foundation(name)
+        except ValueError as e:
+            raise AssignmentError(f"member foundation: {e}") from None
+        return name
+
+    @staticmethod
+    def policy(ops: tuple, values: tuple) -> ps.Policy:
+        """An assignment's policy, refused unless this worker can apply it."""
+        unknown = [o for o in ops if o not in ps.PBA_OPERATIONS]
+        if unknown:
+            raise AssignmentError(f"policy names unknown operations {unknown} (known: {', '.join(ps.PBA_OPERATIONS)})")
+        if any(v > 10 for v in values):
+            raise AssignmentError(f"policy values must be 0...10, got {max(values)}")
+        return ps.Policy(ops, values)
+
     def augmentation(self, spec: tuple) -> Callable[[int], "ImageAugmentation"]:
-        """Per epoch: (policy or None, base or None), exactly as pba's IntervalTrainer chooses them."""
+        """Per epoch: (policy or None, base or None, foundation or None), exactly as pba's
+        IntervalTrainer chooses them: a member's own foundation (tag 4) replaces the job's."""
         schedule_cutout = self.job.get("scheduleCutout", self.job["cutout"])
-        if spec[0] == "policy":
-            ops, values = tuple(spec[1]), tuple(spec[2])
-            unknown = [o for o in ops if o not in ps.PBA_OPERATIONS]
-            if unknown:
-                raise AssignmentError(f"policy names unknown operations {unknown} (known: {', '.join(ps.PBA_OPERATIONS)})")
-            if any(v > 10 for v in values):
-                raise AssignmentError(f"policy values must be 0...10, got {max(values)}")
-            a = ImageAugmentation(ps.Policy(ops, values), self.base_augmentation(schedule_cutout), self.foundation())
+        if spec[0] in ("policy", "policy_on_foundation"):
+            if spec[0] == "policy":
+                foundation, ops, values = self.foundation(), spec[1], spec[2]
+            else:
+                foundation, ops, values = self.member_foundation(spec[1]), spec[2], spec[3]
+            policy = self.policy(tuple(ops), tuple(values))
+            a = ImageAugmentation(policy, self.base_augmentation(schedule_cutout), foundation)
             return lambda epoch: a
         if spec[0] == "schedule":
             try:

@@ -4,6 +4,10 @@ A frame is a 20-byte header -- magic "PBAW", protocol version (u16 LE), message 
 flags (u8, 0), request id (u64 LE), payload length (u32 LE) -- then the payload. Text is u32
 length + UTF-8; byte arrays u64 length + bytes. Every length is checked before it is read, so
 any byte string either decodes or raises WireError naming the field.
+
+ASSIGN's augmentation decodes to ("policy", operations, values) (tag 1), ("schedule", json)
+(tag 2), ("baseline", name) (tag 3) or ("policy_on_foundation", foundation, operations, values)
+(tag 4: a policy on the member's own foundation, sent only for such members).
 """
 from __future__ import annotations
 
@@ -97,6 +101,26 @@ def sha256_hex(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
+def _write_policy(w: _Writer, ops, values) -> None:
+    """A policy as tags 1 and 4 carry it: u32 count, the operation names, u32 4·count, u8 values."""
+    w.u32(len(ops))
+    for o in ops: w.text(o)
+    w.u32(len(values))
+    for v in values: w.u8(max(0, min(255, v)))
+
+
+def _read_policy(r: _Reader) -> Tuple[List[str], List[int]]:
+    """(operations, values) of tags 1 and 4, counts checked before anything is read."""
+    n = r.u32("operations.count")
+    if n > 1024:
+        raise WireError(f"field 'operations.count' has invalid value {n}")
+    ops = [r.text("operations") for _ in range(n)]
+    m = r.u32("policy.count")
+    if m != 4 * n:
+        raise WireError(f"field 'policy.count' has invalid value {m} for {n} operations")
+    return ops, list(r.take(m, "policy"))
+
+
 def encode(m: Message, version: int = PROTOCOL_VERSION) -> bytes:
     f, w = m.fields, _Writer()
     t = m.type
@@ -114,11 +138,9 @@ def encode(m: Message, version: int = PROTOCOL_VERSION) -> bytes:
         w.u64(f["training_seed"])
         aug = f["augmentation"]
         if aug[0] == "policy":
-            ops, values = aug[1], aug[2]
-            w.u8(1); w.u32(len(ops))
-            for o in ops: w.text(o)
-            w.u32(len(values))
-            for v in values: w.u8(max(0, min(255, v)))
+            w.u8(1); _write_policy(w, aug[1], aug[2])
+        elif aug[0] == "policy_on_foundation":
+            w.u8(4); w.text(aug[1]); _write_policy(w, aug[2], aug[3])
         elif aug[0] == "schedule":
             w.u8(2); w.text(aug[1])
         else:
@@ -188,18 +210,16 @@ def decode(frame: bytes, max_size: int = 1 << 30) -> Message:
         f["training_seed"] = r.u64("trainingSeed")
         tag = r.u8("augmentation")
         if tag == 1:
-            n = r.u32("operations.count")
-            if n > 1024:
-                raise WireError(f"field 'operations.count' has invalid value {n}")
-            ops = [r.text("operations") for _ in range(n)]
-            m = r.u32("policy.count")
-            if m != 4 * n:
-                raise WireError(f"field 'policy.count' has invalid value {m} for {n} operations")
-            f["augmentation"] = ("policy", ops, list(r.take(m, "policy")))
+            f["augmentation"] = ("policy", *_read_policy(r))
         elif tag == 2:
             f["augmentation"] = ("schedule", r.text("schedule"))
         elif tag == 3:
             f["augmentation"] = ("baseline", r.text("baseline"))
+        elif tag == 4:
+            # A member on its own foundation (a search starting from several baselines): the
+            # name first, then tag 1's policy. The name is checked where it is applied.
+            foundation = r.text("foundation")
+            f["augmentation"] = ("policy_on_foundation", foundation, *_read_policy(r))
         else:
             raise WireError(f"field 'augmentation' has invalid value tag {tag}")
         tag = r.u8("checkpoint")

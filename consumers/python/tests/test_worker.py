@@ -5,6 +5,8 @@ an ERROR. Skipped where torch or pyzmq is missing (`make test` installs both in 
 
 import json
 import os
+import random
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +24,11 @@ zmq = pytest.importorskip("zmq")
 PYTHON_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PYTHON_DIR))
 
+import numpy as np  # noqa: E402
 from pba_worker import wire, data as pdata  # noqa: E402
+from pba_worker import training  # noqa: E402
+
+ps = training.ps
 
 TINY = ["--preset", "reduced-cifar10", "--population", "2", "--epochs", "2", "--interval", "1",
         "--train-size", "200", "--validation-size", "100", "--worker-kind", "pytorch"]
@@ -91,6 +97,81 @@ def test_codec_round_trips_and_rejects_malformed_frames():
     corrupt[-1] ^= 0xFF
     with pytest.raises(wire.WireError, match="SHA-256"):
         wire.decode(bytes(corrupt))
+
+
+def text(s):
+    b = s.encode("utf-8")
+    return struct.pack("<I", len(b)) + b
+
+
+def assign_frame(augmentation: bytes, request_id=5) -> bytes:
+    """An ASSIGN frame laid out by hand as WireCodec.swift writes it: assignment 7, a search
+    interval of member 3 over epochs 2..<4, training seed 11, ``augmentation`` (tag and fields),
+    an initial checkpoint with weight seed 13."""
+    payload = (struct.pack("<QBIIIQ", 7, wire.SEARCH_INTERVAL, 3, 2, 4, 11) + augmentation
+               + struct.pack("<BQ", 1, 13))
+    return wire.MAGIC + struct.pack("<HBBQI", wire.PROTOCOL_VERSION, wire.ASSIGN, 0, request_id, len(payload)) + payload
+
+
+def policy_on_foundation_bytes(foundation, ops, values):
+    """Tag 4: u8 4, text foundation, u32 count, the names, u32 4·count, u8 values."""
+    return (bytes([4]) + text(foundation) + struct.pack("<I", len(ops)) + b"".join(text(o) for o in ops)
+            + struct.pack("<I", len(values)) + bytes(values))
+
+
+def test_a_policy_on_a_members_foundation_decodes_from_pbas_bytes():
+    frame = assign_frame(policy_on_foundation_bytes("randaugment(2,5)", ["Rotate", "Cutout"], [1, 2, 10, 9, 0, 0, 3, 4]))
+    m = wire.decode(frame)
+    assert m.type == wire.ASSIGN and m.request_id == 5
+    assert m.fields["augmentation"] == ("policy_on_foundation", "randaugment(2,5)", ["Rotate", "Cutout"], [1, 2, 10, 9, 0, 0, 3, 4])
+    assert (m.fields["member"], m.fields["epoch_start"], m.fields["epoch_end"], m.fields["checkpoint"]) == (3, 2, 4, ("initial", 13))
+    assert wire.encode(m) == frame   # the encoder writes pba's bytes back
+    # Tag 1 is unchanged: the same policy without a foundation.
+    plain = assign_frame(bytes([1]) + policy_on_foundation_bytes("x", ["Rotate"], [1, 2, 3, 4])[1 + len(text("x")):])
+    assert wire.decode(plain).fields["augmentation"] == ("policy", ["Rotate"], [1, 2, 3, 4])
+
+
+@pytest.mark.parametrize("augmentation, field", [
+    (bytes([4]) + struct.pack("<I", 40) + b"autoaugment", "foundation"),               # text runs past the payload
+    (bytes([4]) + text("autoaugment") + struct.pack("<I", 1) + text("Rotate") + struct.pack("<I", 3) + bytes(3),
+     "policy.count"),                                                                    # 3 values for 1 operation
+    (bytes([4]) + text("autoaugment") + struct.pack("<I", 5000), "operations.count"),
+    (bytes([4]) + b"\x02\x00\x00\x00\xff\xfe", "foundation"),                              # not UTF-8
+    (bytes([5]), "augmentation"),
+])
+def test_a_malformed_policy_on_a_foundation_names_the_field(augmentation, field):
+    with pytest.raises(wire.WireError, match=f"'{field}"):
+        wire.decode(assign_frame(augmentation))
+
+
+def small_context(**job):
+    """A Context on 16 random 8×8 images, enough to build augmentations (no training)."""
+    images = np.random.default_rng(0).integers(0, 256, size=(16, 8, 8, 3), dtype=np.uint8)
+    d = pdata.Dataset(images, np.arange(16, dtype=np.int32) % 10, 10)
+    description = dict(trainSize=10, validationSize=4, splitSeed=1, padding=2, flip=True, cutout=4,
+                       options=dict(epochs=10, batchSize=4), model=dict(classes=10), **job)
+    return training.Context(description, d, d, torch.device("cpu"), 0)
+
+
+def test_a_member_foundation_replaces_the_jobs():
+    ctx = small_context(foundation="trivialaugment")
+    ops, values = ["Rotate", "Cutout"], [5, 3, 7, 2, 0, 0, 4, 4]
+    member = ctx.augmentation(("policy_on_foundation", "autoaugment", ops, values))(0)
+    assert member.foundation == "autoaugment" and member.policy == ps.Policy(tuple(ops), tuple(values))
+    assert ctx.augmentation(("policy", ops, values))(0).foundation == "trivialaugment"   # tag 1: the job's
+    # The applied pixels are the foundation's, then the policy's, then the base augmentation's.
+    img = ctx.train.images[0]
+    by_hand, fill = random.Random(3), member.base.fill_colour()
+    pil = ps.apply_foundation(ps.Image.fromarray(img, "RGB"), "autoaugment", by_hand, fill)
+    pil = ps.apply_policy(pil, member.policy, by_hand, fill)
+    pil = ps.apply_base_augmentation(pil, member.base, by_hand, fill)
+    assert member.apply(img, random.Random(3)).tobytes() == np.asarray(pil).tobytes()
+
+
+@pytest.mark.parametrize("name", ["fancy", "cutout", "randaugment(2,11)"])
+def test_a_bad_member_foundation_is_a_refused_assignment(name):
+    with pytest.raises(training.AssignmentError, match=r"^member foundation: .*" + re.escape(name)):
+        small_context().augmentation(("policy_on_foundation", name, ["Rotate"], [1, 2, 3, 4]))
 
 
 def test_split_generator_is_pbas_xoshiro():
